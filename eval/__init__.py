@@ -1,0 +1,1 @@
+"""Retrieval evaluation: seed QA set, BEIR and SQuAD/KorQuAD, metrics, report."""

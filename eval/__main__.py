@@ -1,0 +1,149 @@
+"""``python -m eval``: retrieval accuracy of the corpus index (or a BEIR / SQuAD dataset), as a table.
+
+    python -m eval                                   # seed QA set, test split, index/ (built if missing)
+    python -m eval --split dev --json r.json --plot p.png --failures f.json
+    python -m eval --squad KorQuAD_v1.0_dev.json --json k.json
+    python -m eval --check                           # fail when a metric drops below eval/expected.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from indexer.errors import KoragError
+
+from .data import DEFAULT_QA, load_beir, load_qa, load_squad
+from .expected import DEFAULT_EXPECTED, check_expected
+from .run import KS, evaluate_docs, evaluate_qa
+
+MODES_ORDER = ("bm25", "dense", "hybrid")
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """A plain-text table of one report."""
+    cols = [f"hit@{k}" for k in KS] + ["mrr@10", "ndcg@10", "doc_hit@1"]
+    lines = [f"dataset {report['dataset']}: {report['n_queries']} queries", "mode     " + " ".join(f"{c:>9}" for c in cols)]
+    for mode in MODES_ORDER:
+        m = report["modes"].get(mode)
+        if m:
+            lines.append(f"{mode:<8} " + " ".join(f"{m[c]:>9.3f}" for c in cols))
+    if report.get("answer_accuracy") is not None:
+        lines.append(f"answer-sentence accuracy {report['answer_accuracy']:.3f}")
+    ab = report.get("abstention")
+    if ab:
+        lines.append(f"abstention precision {ab['precision']:.3f} recall {ab['recall']:.3f} "
+                     f"(answerable refused {ab['answerable_refused']:.3f}; {ab['n_unanswerable']} unanswerable)")
+    lat = report.get("latency_ms")
+    if lat:
+        lines.append(f"latency ms: search p50 {lat['search_p50']:.1f} p95 {lat['search_p95']:.1f}; "
+                     f"ask p50 {lat['ask_p50']:.1f} p95 {lat['ask_p95']:.1f}")
+    return "\n".join(lines)
+
+
+def save_plot(report: dict[str, Any], path: str) -> None:
+    """PNG of Hit@k against k, one line per mode (English labels)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for mode in MODES_ORDER:
+        m = report["modes"].get(mode)
+        if m:
+            ks = list(range(1, len(m["curve"]) + 1))
+            ax.plot(ks, m["curve"], marker="o", label=mode)
+    ax.set_xlabel("k (passages retrieved)")
+    ax.set_ylabel("Hit@k")
+    ax.set_title(f"Hit@k by retrieval mode — {report['dataset']} ({report['n_queries']} queries)")
+    ax.set_ylim(0, 1.02)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _public(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in report.items() if k not in ("failures", "answers")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index", default="index", help="index folder (default: index; built from --corpus if missing)")
+    parser.add_argument("--corpus", default="corpus", help="corpus folder used when the index is missing (default: corpus)")
+    parser.add_argument("--qa", default=str(DEFAULT_QA), help="QA set in JSON lines (default: eval/qa.jsonl)")
+    parser.add_argument("--split", default="test", choices=["dev", "test", "all"], help="QA split to report (default: test)")
+    parser.add_argument("--k", type=int, default=10, help="ranking depth (default 10)")
+    parser.add_argument("--beir", metavar="DIR", help="evaluate on a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
+    parser.add_argument("--squad", metavar="FILE", help="evaluate on a SQuAD/KorQuAD JSON file (every paragraph a document)")
+    parser.add_argument("--json", metavar="PATH", help="write the metrics as JSON")
+    parser.add_argument("--plot", metavar="PATH", help="write a PNG of Hit@k against k per mode")
+    parser.add_argument("--failures", metavar="PATH", help="write the misses (question, expected, what came first) as JSON")
+    parser.add_argument("--check", action="store_true", help=f"exit 1 when a metric is below its floor in {DEFAULT_EXPECTED.name}")
+    parser.add_argument("--expected", default=str(DEFAULT_EXPECTED), help="floors file for --check")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+
+    from indexer.build import build_from_documents, build_index
+    from indexer.format import read_manifest
+    from retriever import Retriever
+
+    t0 = time.perf_counter()
+    try:
+        index = Path(args.index)
+        if args.beir or args.squad:
+            settings: dict[str, Any] = {}
+            if index.exists():
+                man = read_manifest(index)
+                settings = {"model": None if man["model"]["id"] == "use-m3" else man["model"]["id"],
+                            "chunk_size": man["chunker"]["chunk_size"], "overlap": man["chunker"]["overlap"]}
+            if args.beir:
+                docs, queries = load_beir(args.beir)
+                name = f"beir:{Path(args.beir).name}"
+            else:
+                docs, queries = load_squad(args.squad)
+                name = f"squad:{Path(args.squad).stem}"
+            with tempfile.TemporaryDirectory(prefix="korag-eval-") as tmp:
+                build_from_documents(docs, Path(tmp) / "index", progress=sys.stderr.isatty(), **settings)
+                r = Retriever.load(Path(tmp) / "index")
+                report = evaluate_docs(r, queries, dataset=name, k=args.k)
+        else:
+            if not index.exists():
+                print(f"no index at {index}; building it from {args.corpus} ...", file=sys.stderr)
+                build_index(args.corpus, index, progress=sys.stderr.isatty())
+            r = Retriever.load(index)
+            report = evaluate_qa(r, load_qa(args.qa), split=None if args.split == "all" else args.split, k=args.k)
+    except (KoragError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    print(format_table(report))
+    print(f"({report['seconds']} s)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(_public(report), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    if args.plot:
+        save_plot(report, args.plot)
+    if args.failures:
+        Path(args.failures).write_text(
+            json.dumps({"failures": report.get("failures", []), "answers": report.get("answers", [])}, ensure_ascii=False, indent=2) + "\n",
+            encoding="utf-8")
+    if args.check:
+        problems = check_expected(report, args.expected)
+        for p in problems:
+            print(f"below floor: {p}", file=sys.stderr)
+        if problems:
+            return 1
+        print("all metrics at or above their floors")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""``python -m indexer CORPUS --out INDEX``: build (or replace) an index folder."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .build import DEFAULT_CHUNK_SIZE, DEFAULT_OVERLAP, build_index
+from .errors import KoragError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m indexer", description="Build a search index folder from a folder of documents.")
+    parser.add_argument("corpus", help="folder of .txt/.md/.html documents (never modified)")
+    parser.add_argument("--out", default="index", help="index folder to write (replaced atomically; default: index)")
+    parser.add_argument("--model", default=None,
+                        help="sentence-transformers model id or local folder (default: bundled use-m3)")
+    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, help=f"max characters per chunk (default {DEFAULT_CHUNK_SIZE})")
+    parser.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help=f"sentences shared by neighbouring chunks (default {DEFAULT_OVERLAP})")
+    parser.add_argument("--batch-size", type=int, default=64, help="embedding batch size (default 64)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        report = build_index(args.corpus, args.out, model=args.model, chunk_size=args.chunk_size,
+                             overlap=args.overlap, batch_size=args.batch_size, progress=not args.quiet)
+    except (KoragError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for s in report.skipped:
+        print(f"skipped {s.source}: {s.reason}", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""One Korean keyword analyzer for documents and queries: Kiwi morphemes filtered by part of speech.
+
+Particles, endings, suffixes and punctuation are dropped; nouns, numbers, foreign words, roots and
+verb/adjective lemmas are kept. Nouns written together ("과기정통부", "집적단지") are indexed both whole
+and split, so a query can match either spelling. Its settings are saved in the index manifest and the
+same analyzer is rebuilt from them at query time.
+
+>>> a = KoreanAnalyzer()
+>>> a.analyze("과기정통부는 GPU 1만장을 확보한다")
+['과기', '정통부', '과기정통부', 'gpu', '1', '만', '확보']
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["AnalyzerConfig", "KoreanAnalyzer", "read_userdict"]
+
+DEFAULT_TAGS = ("NNG", "NNP", "NR", "NP", "VV", "VA", "XR", "SL", "SN", "SH", "W_URL", "W_EMAIL", "W_SERIAL", "W_HASHTAG")
+_NOUNS = ("NNG", "NNP")
+_USER_TAGS = ("NNG", "NNP", "NR", "NP", "VV", "VA", "XR", "SL", "SH")
+
+
+@dataclass(frozen=True)
+class AnalyzerConfig:
+    """Settings of :class:`KoreanAnalyzer`; stored in ``manifest.json`` under ``analyzer``."""
+
+    tags: tuple[str, ...] = DEFAULT_TAGS
+    compounds: bool = True  # adjacent nouns also indexed joined ("과기"+"정통부" -> "과기정통부")
+    userdict: tuple[tuple[str, str, float], ...] = field(default_factory=tuple)  # (form, tag, score)
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["tags"] = list(self.tags)
+        d["userdict"] = [list(e) for e in self.userdict]
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "AnalyzerConfig":
+        return cls(
+            tags=tuple(d.get("tags", DEFAULT_TAGS)),
+            compounds=bool(d.get("compounds", True)),
+            userdict=tuple((str(f), str(t), float(s)) for f, t, s in d.get("userdict", [])),
+        )
+
+
+def read_userdict(path: str | Path) -> tuple[tuple[tuple[str, str, float], ...], list[str]]:
+    """Parse a Kiwi user dictionary (``form<TAB>tag[<TAB>score]`` per line, ``#`` comments).
+
+    Returns the entries and a warning per line that could not be used.
+    """
+    entries: list[tuple[str, str, float]] = []
+    warnings: list[str] = []
+    text = Path(path).read_text(encoding="utf-8-sig")
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split("\t")
+        if len(parts) < 2 or not parts[0].strip() or parts[1].strip() not in _USER_TAGS:
+            warnings.append(f"{path}:{n}: expected 'form<TAB>TAG[<TAB>score]' with TAG in {', '.join(_USER_TAGS)}; line ignored")
+            continue
+        try:
+            score = float(parts[2]) if len(parts) > 2 and parts[2].strip() else 0.0
+        except ValueError:
+            warnings.append(f"{path}:{n}: score {parts[2]!r} is not a number; line ignored")
+            continue
+        entries.append((parts[0].strip(), parts[1].strip(), score))
+    return tuple(entries), warnings
+
+
+class KoreanAnalyzer:
+    """Kiwi-based analyzer; thread-safe (calls into Kiwi are serialised).
+
+    >>> KoreanAnalyzer().analyze("인공지능 분야의 추경은 1,076억원이다.")
+    ['인공', '지능', '인공지능', '분야', '추경', '1076', '억']
+    """
+
+    def __init__(self, config: AnalyzerConfig | None = None) -> None:
+        from kiwipiepy import Kiwi
+
+        self.config = config or AnalyzerConfig()
+        self._tags = frozenset(self.config.tags)
+        self._lock = threading.Lock()
+        self._kiwi = Kiwi()
+        # a dictionary word is indexed whole and as the parts Kiwi finds without the dictionary
+        self._parts: dict[str, list[str]] = {}
+        for form, tag, score in self.config.userdict:
+            # analysed in a tiny sentence frame: alone, Kiwi tends to keep an unknown word whole
+            toks = [t for t in self._kiwi.tokenize(form + "는") if t.start + t.len <= len(form)]
+            self._parts[form] = [t for t in self._filter(toks, compounds=False) if t != form]
+        for form, tag, score in self.config.userdict:
+            self._kiwi.add_user_word(form, tag, score)
+
+    @property
+    def kiwi(self):  # noqa: ANN201 - kiwipiepy.Kiwi
+        """The underlying ``kiwipiepy.Kiwi`` (use under :attr:`lock` from several threads)."""
+        return self._kiwi
+
+    @property
+    def lock(self) -> threading.Lock:
+        return self._lock
+
+    def _filter(self, tokens: Iterable[Any], compounds: bool | None = None) -> list[str]:
+        compounds = self.config.compounds if compounds is None else compounds
+        out: list[str] = []
+        prev = None  # previous noun token, for joined compounds
+        for tok in tokens:
+            tag = tok.tag.split("-", 1)[0] if tok.tag.startswith(("VV", "VA")) else tok.tag
+            if tag not in self._tags:
+                prev = None
+                continue
+            form = tok.form
+            if tag in ("VV", "VA"):
+                form = tok.lemma if getattr(tok, "lemma", None) else form + "다"
+            elif tag == "SL":
+                form = form.lower()
+            elif tag == "SN":
+                form = form.replace(",", "")
+            elif tag.startswith("W_"):
+                form = form.lower()
+            out.append(form)
+            parts = self._parts.get(form)
+            if parts:
+                out.extend(parts)
+            if tag in _NOUNS:
+                if compounds and prev is not None and prev.start + prev.len == tok.start:
+                    out.append(prev.form + tok.form)
+                prev = tok
+            else:
+                prev = None
+        return out
+
+    def analyze(self, text: str) -> list[str]:
+        """Index terms of ``text``, in order (duplicates kept: they are term frequencies)."""
+        if not text or not text.strip():
+            return []
+        with self._lock:
+            tokens = self._kiwi.tokenize(text)
+        return self._filter(tokens)
+
+    def analyze_many(self, texts: Sequence[str]) -> list[list[str]]:
+        """:meth:`analyze` for many texts at once (Kiwi's batch mode)."""
+        with self._lock:
+            results = list(self._kiwi.tokenize(list(texts)))
+        return [self._filter(toks) for toks in results]
+
+    def sentences(self, text: str) -> list[tuple[int, int]]:
+        """Sentence spans ``(start, end)`` of ``text``; a sentence never crosses a line break.
+
+        >>> t = "첫 문장이다. 둘째 문장이다.\\n셋째"
+        >>> [t[s:e] for s, e in KoreanAnalyzer().sentences(t)]
+        ['첫 문장이다.', '둘째 문장이다.', '셋째']
+        """
+        spans: list[tuple[int, int]] = []
+        lines: list[tuple[int, str]] = []
+        pos = 0
+        for line in text.split("\n"):
+            if line.strip():
+                lines.append((pos, line))
+            pos += len(line) + 1
+        if not lines:
+            return spans
+        with self._lock:
+            results = list(self._kiwi.split_into_sents([line for _, line in lines], return_sub_sents=False))
+        for (offset, line), sents in zip(lines, results):
+            covered = 0
+            for s in sents:
+                start, end = offset + s.start, offset + s.end
+                # Kiwi may drop characters between sentences; keep every character in some span
+                if spans and start > offset + covered and spans[-1][1] >= offset:
+                    spans[-1] = (spans[-1][0], start)
+                spans.append((start, end))
+                covered = s.end
+            if spans and covered < len(line.rstrip()):
+                spans[-1] = (spans[-1][0], offset + len(line.rstrip()))
+        # trim whitespace inside each span
+        out = []
+        for s, e in spans:
+            while s < e and text[s].isspace():
+                s += 1
+            while e > s and text[e - 1].isspace():
+                e -= 1
+            if e > s:
+                out.append((s, e))
+        return out

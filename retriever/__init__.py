@@ -1,0 +1,13 @@
+"""Hybrid Korean search over an index folder, with span citations and an extracted answer.
+
+>>> from retriever import Retriever
+>>> r = Retriever.load("index")                       # doctest: +SKIP
+>>> r.search("광주 AI 집적단지 예산", k=3)[0].title    # doctest: +SKIP
+>>> r.ask("AX 실증산단 공모 기간은?").text            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from .core import MAX_QUERY_CHARS, MODES, Answer, Hit, Retriever, SearchSettings, normalize_query
+
+__all__ = ["Retriever", "Hit", "Answer", "SearchSettings", "MODES", "MAX_QUERY_CHARS", "normalize_query"]

@@ -1,0 +1,422 @@
+"""Hybrid (Kiwi-morpheme BM25 + dense) search over an index folder, with span citations and answers.
+
+>>> from retriever import Retriever
+>>> r = Retriever.load("index")                       # doctest: +SKIP
+>>> hits = r.search("광주 AI 집적단지 예산", k=3)      # doctest: +SKIP
+>>> a = r.ask("AX 실증산단 공모 기간은?")             # doctest: +SKIP
+>>> a.text, a.found, a.citations[0].title            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.analyzer import AnalyzerConfig, KoreanAnalyzer
+from indexer.clean import normalize_unicode
+from indexer.errors import IndexFormatError, ModelMismatchError
+from indexer.format import (
+    BM25_DIR,
+    CHUNKS_FILE,
+    DENSE_FILE,
+    DOCS_FILE,
+    SENTENCE_VECTORS_FILE,
+    SENTENCES_FILE,
+    read_manifest,
+    verify_files,
+)
+
+from .fusion import fuse
+
+__all__ = ["Retriever", "Hit", "Answer", "MODES", "MAX_QUERY_CHARS", "SearchSettings"]
+
+MODES = ("hybrid", "bm25", "dense")
+MAX_QUERY_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Tunable knobs, chosen by measurement on the eval dev split and KorQuAD dev (see README).
+
+    Hybrid search: BM25 and dense candidates (``overfetch * k``, at least ``min_fetch`` each) are fused
+    (``fusion``, ``dense_weight``); the best ``rerank_depth`` are re-scored with sentence-level evidence:
+    ``fused + lex_weight * keyword coverage of the best sentence + sent_weight * best sentence cosine``.
+    """
+
+    fusion: str = "convex"
+    dense_weight: float = 0.1
+    overfetch: int = 10
+    min_fetch: int = 50
+    rerank_depth: int = 20
+    lex_weight: float = 0.4
+    sent_weight: float = 0.3
+    sentence_k1: float = 1.2  # term-frequency saturation inside one sentence
+    found_threshold: float = 0.5  # answer confidence below this -> found=False
+    answer_chunks: int = 3  # passages whose sentences compete for the answer
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved passage: ``text == document_text[start:end]`` of document ``doc_id``."""
+
+    text: str
+    score: float
+    doc_id: str
+    title: str
+    source: str
+    start: int
+    end: int
+    chunk_id: str
+    scores: dict[str, float] = field(default_factory=dict)  # per mode: "bm25", "dense", "hybrid"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text, "score": self.score, "doc_id": self.doc_id, "title": self.title,
+            "source": self.source, "start": self.start, "end": self.end, "chunk_id": self.chunk_id,
+            "scores": dict(self.scores), "meta": dict(self.meta),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """``text``: the extracted answer sentence(s); ``citations``: passages, the one holding the answer first.
+
+    ``highlights`` are ``(citation_index, start, end)`` spans (document offsets) of the answer sentences;
+    ``found`` is False when the evidence is too weak to answer (``citations`` then holds the closest passages).
+    """
+
+    question: str
+    text: str
+    citations: list[Hit]
+    found: bool
+    confidence: float
+    highlights: list[tuple[int, int, int]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question, "answer": self.text, "found": self.found, "confidence": self.confidence,
+            "citations": [h.to_json() for h in self.citations],
+            "highlights": [list(h) for h in self.highlights],
+        }
+
+
+def normalize_query(query: str) -> str:
+    """Normalise a query like document text; raise ``ValueError`` when nothing is left."""
+    if not isinstance(query, str):
+        raise TypeError(f"query must be a string, not {type(query).__name__}")
+    q = " ".join(normalize_unicode(query).split())
+    if not q:
+        raise ValueError("the question is empty; type a question in Korean, e.g. '광주 AI 집적단지 예산은?'")
+    return q[:MAX_QUERY_CHARS]
+
+
+@dataclass
+class _Scored:
+    """A candidate chunk with its evidence (internal)."""
+
+    row: int
+    score: float
+    per: dict[str, float]
+    sent_lex: list[float] = field(default_factory=list)
+    sent_cos: list[float] = field(default_factory=list)
+
+
+class Retriever:
+    """Search and answer over one index folder. Safe to share between threads.
+
+    >>> r = Retriever.load("index")                    # doctest: +SKIP
+    >>> [h.title for h in r.search("GPU 확보", k=2)]     # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        index_dir: Path,
+        manifest: dict[str, Any],
+        docs: dict[str, dict[str, Any]],
+        chunks: list[dict[str, Any]],
+        sentences: list[dict[str, Any]],
+        sentence_vectors: np.ndarray,
+        bm25: Any,
+        dense: Any,
+        model: Any,
+        analyzer: KoreanAnalyzer,
+        settings: SearchSettings,
+    ) -> None:
+        self.index_dir = index_dir
+        self.manifest = manifest
+        self.docs = docs
+        self.chunks = chunks
+        self.sentences = sentences
+        self._sent_vecs = sentence_vectors
+        self._bm25 = bm25
+        self._dense = dense
+        self._model = model
+        self.analyzer = analyzer
+        self.settings = settings
+        self._encode_lock = threading.Lock()
+        self._row = {c["id"]: i for i, c in enumerate(chunks)}
+        self._idf, self._vocab = self._term_idf(bm25)
+        self._max_idf = max(self._idf.values(), default=1.0)
+        self._sent_tf = [self._tf(x["terms"]) for x in sentences]
+
+    @staticmethod
+    def _tf(terms: list[str]) -> dict[str, int]:
+        tf: dict[str, int] = {}
+        for t in terms:
+            tf[t] = tf.get(t, 0) + 1
+        return tf
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(
+        cls,
+        index_dir: str | os.PathLike[str],
+        *,
+        model: str | None = None,
+        settings: SearchSettings | None = None,
+        verify: bool = True,
+    ) -> "Retriever":
+        """Open an index folder built by ``python -m indexer``.
+
+        ``model``: the embedding model that will encode queries; default the one recorded in the manifest.
+        A different model, a wrong dimension, missing or altered files raise an error saying how to rebuild.
+        """
+        import bm25s
+        import faiss
+
+        from indexer.embedding import load_model, model_dimension
+
+        d = Path(index_dir)
+        hint = f"rebuild it: python -m indexer CORPUS --out {d}"
+        manifest = read_manifest(d)
+        if verify:
+            verify_files(d, manifest)
+        built_with = manifest["model"]["id"]
+        dim = int(manifest["model"]["dim"])
+        if model is not None and model != built_with:
+            raise ModelMismatchError(
+                f"index {str(d)!r} was built with embedding model {built_with!r}, not {model!r}; "
+                f"load it without a model, or rebuild it: python -m indexer CORPUS --out {d} --model {model}"
+            )
+        try:
+            docs = {doc["id"]: doc for doc in _read_jsonl(d / DOCS_FILE)}
+            chunks = _read_jsonl(d / CHUNKS_FILE)
+            sentences = _read_jsonl(d / SENTENCES_FILE)
+            sent_vecs = np.load(d / SENTENCE_VECTORS_FILE, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexFormatError(f"cannot read {str(d)!r} ({exc}); {hint}") from None
+        for c in chunks:
+            doc = docs.get(c.get("doc_id"))
+            if doc is None or doc["text"][c["start"]:c["end"]] != c["text"] or \
+                    any(not 0 <= j < len(sentences) for j in c.get("sent_rows", [None])):
+                raise IndexFormatError(f"chunk {c.get('id')!r} in {str(d)!r} does not match its document; {hint}")
+        try:
+            dense = faiss.read_index(str(d / DENSE_FILE))
+            bm25 = bm25s.BM25.load(str(d / BM25_DIR), load_corpus=False, show_progress=False)
+        except Exception as exc:  # faiss raises RuntimeError, bm25s OSError/ValueError on damaged files
+            raise IndexFormatError(f"cannot open the search files of {str(d)!r} ({exc}); {hint}") from None
+        n_bm25 = int(bm25.scores["num_docs"])
+        if not (dense.ntotal == len(chunks) == n_bm25 == manifest["counts"]["chunks"]) or \
+                sent_vecs.shape != (len(sentences), dim):
+            raise IndexFormatError(
+                f"{str(d)!r} is inconsistent: {len(chunks)} chunks, {dense.ntotal} vectors, {n_bm25} BM25 rows, "
+                f"{len(sentences)} sentences with vectors of shape {sent_vecs.shape}; {hint}"
+            )
+        if dense.d != dim:
+            raise ModelMismatchError(f"{str(d)!r}: FAISS dimension {dense.d} differs from the manifest's {dim}; {hint}")
+        st = load_model(built_with)
+        if model_dimension(st) != dim:
+            raise ModelMismatchError(
+                f"model {built_with!r} now gives {model_dimension(st)}-dim vectors but {str(d)!r} holds {dim}-dim ones "
+                f"(the model changed since the build); rebuild: python -m indexer CORPUS --out {d} --model {built_with}"
+            )
+        faiss.omp_set_num_threads(1)  # single queries: one thread measured faster than two
+        analyzer = KoreanAnalyzer(AnalyzerConfig.from_json(manifest["analyzer"]))
+        return cls(d, manifest, docs, chunks, sentences, sent_vecs, bm25, dense, st, analyzer, settings or SearchSettings())
+
+    @staticmethod
+    def _term_idf(bm25: Any) -> tuple[dict[str, float], dict[str, int]]:
+        """BM25 idf of every indexed term, from the index's document frequencies."""
+        vocab: dict[str, int] = dict(bm25.vocab_dict)
+        df = np.diff(np.asarray(bm25.scores["indptr"]))
+        n = int(bm25.scores["num_docs"])
+        idf = {t: math.log(1.0 + (n - df[i] + 0.5) / (df[i] + 0.5)) for t, i in vocab.items() if i < len(df) and t}
+        return idf, vocab
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def _check_k(self, k: int) -> int:
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k={k!r} must be a whole number of passages, 1 or more")
+        if k > len(self.chunks):
+            raise ValueError(f"k={k} is larger than the {len(self.chunks)} chunks in this index; pass a smaller k")
+        return int(k)
+
+    # ------------------------------------------------------------------ first stage
+    def _bm25_scores(self, terms: list[str], n: int) -> dict[int, float]:
+        known = [t for t in terms if t in self._vocab and t]
+        if not known:
+            return {}
+        scores = self._bm25.get_scores(known)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+        return {int(i): float(scores[i]) for i in top if scores[i] > 0}
+
+    def _encode_query(self, q: str) -> np.ndarray:
+        from indexer.embedding import encode_queries
+
+        with self._encode_lock:
+            return encode_queries(self._model, [q])[0]
+
+    def _dense_scores(self, qvec: np.ndarray, n: int) -> dict[int, float]:
+        scores, ids = self._dense.search(qvec[None, :], min(n, self._dense.ntotal))
+        return {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+
+    # ------------------------------------------------------------------ sentence evidence
+    def _sentence_lex(self, qterms: set[str], qmass: float, j: int) -> float:
+        """Keyword evidence of sentence row ``j``: saturated idf-weighted matches / the question's idf mass."""
+        tf = self._sent_tf[j]
+        k1 = self.settings.sentence_k1
+        total = 0.0
+        for t in qterms:
+            f = tf.get(t)
+            if f:
+                total += self._idf.get(t, self._max_idf) * f * (k1 + 1) / (f + k1)
+        return total / qmass if qmass else 0.0
+
+    def _evidence(self, cands: list[_Scored], qterms: list[str], qvec: np.ndarray | None) -> None:
+        qset = set(qterms)
+        qmass = sum(self._idf.get(t, self._max_idf) for t in qset)
+        for c in cands:
+            rows = self.chunks[c.row]["sent_rows"]
+            c.sent_lex = [self._sentence_lex(qset, qmass, j) for j in rows]
+            if qvec is not None:
+                c.sent_cos = [float(x) for x in np.asarray(self._sent_vecs[rows]) @ qvec]
+
+    def _ranked(self, q: str, k: int, mode: str) -> tuple[list[_Scored], list[str], np.ndarray | None]:
+        """Candidates best first, with evidence, before near-duplicate removal."""
+        st = self.settings
+        n = max(st.overfetch * k, st.min_fetch)
+        terms = self.analyzer.analyze(q) if mode != "dense" else []
+        qvec = self._encode_query(q) if mode != "bm25" else None
+        sparse = self._bm25_scores(terms, n) if mode != "dense" else {}
+        dense = self._dense_scores(qvec, n) if qvec is not None else {}
+        if mode == "bm25":
+            cands = [_Scored(i, s, {"bm25": s}) for i, s in sorted(sparse.items(), key=lambda kv: (-kv[1], kv[0]))]
+            return cands, terms, None
+        if mode == "dense":
+            cands = [_Scored(i, s, {"dense": s}) for i, s in dense.items()]
+            self._evidence(cands, [], qvec)
+            for c in cands:
+                c.score = 0.5 * c.per["dense"] + 0.5 * max(c.sent_cos, default=0.0)
+        else:
+            fused = fuse(sparse, dense, weight=st.dense_weight, method=st.fusion)[: max(st.rerank_depth, 2 * k)]
+            cands = []
+            for i, s in fused:
+                per = {"fused": s}
+                if i in sparse:
+                    per["bm25"] = sparse[i]
+                if i in dense:
+                    per["dense"] = dense[i]
+                cands.append(_Scored(i, s, per))
+            self._evidence(cands, terms, qvec)
+            for c in cands:
+                c.score = c.score + st.lex_weight * max(c.sent_lex, default=0.0) + st.sent_weight * max(c.sent_cos, default=0.0)
+                c.per["hybrid"] = c.score
+        cands.sort(key=lambda c: (-c.score, c.row))
+        return cands, terms, qvec
+
+    def _hit(self, c: _Scored) -> Hit:
+        ch = self.chunks[c.row]
+        doc = self.docs[ch["doc_id"]]
+        return Hit(text=ch["text"], score=float(c.score), doc_id=ch["doc_id"], title=doc["title"], source=doc["source"],
+                   start=ch["start"], end=ch["end"], chunk_id=ch["id"], scores=dict(c.per), meta=dict(doc.get("meta") or {}))
+
+    def _dedup(self, ranked: list[_Scored], k: int) -> list[_Scored]:
+        """Drop passages that mostly repeat a better one (overlapping chunks, repeated text)."""
+        kept: list[_Scored] = []
+        for cand in ranked:
+            c = self.chunks[cand.row]
+            dup = False
+            for other in kept:
+                o = self.chunks[other.row]
+                if o["text"] == c["text"]:
+                    dup = True
+                elif o["doc_id"] == c["doc_id"]:
+                    inter = min(o["end"], c["end"]) - max(o["start"], c["start"])
+                    dup = inter > 0.5 * min(o["end"] - o["start"], c["end"] - c["start"])
+                if dup:
+                    break
+            if not dup:
+                kept.append(cand)
+                if len(kept) == k:
+                    break
+        return kept
+
+    # ------------------------------------------------------------------ public API
+    def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
+        """The ``k`` best passages for ``query``, best first; ``mode`` is "hybrid", "bm25" or "dense".
+
+        Fewer than ``k`` come back when fewer passages match at all (BM25) or after near-duplicates are removed.
+        """
+        if mode not in MODES:
+            raise ValueError(f"mode={mode!r} is not one of {', '.join(MODES)}")
+        k = self._check_k(k)
+        ranked, _, _ = self._ranked(normalize_query(query), k, mode)
+        return [self._hit(c) for c in self._dedup(ranked, k)]
+
+    def ask(self, question: str, k: int = 5, mode: str = "hybrid") -> Answer:
+        """Answer ``question`` with the best sentence(s) of the retrieved passages, cited.
+
+        ``found`` is False when no passage covers the question well enough; the closest passages are
+        still returned as ``citations``.
+        """
+        if mode not in MODES:
+            raise ValueError(f"mode={mode!r} is not one of {', '.join(MODES)}")
+        q = normalize_query(question)
+        k = self._check_k(k)
+        ranked, terms, qvec = self._ranked(q, k, mode)
+        kept = self._dedup(ranked, k)
+        if not kept:
+            return Answer(q, "", [], False, 0.0, [])
+        st = self.settings
+        if not kept[0].sent_lex and terms:
+            self._evidence(kept, terms, qvec)
+        top = kept[0].score or 1.0
+        best: tuple[float, int, int] | None = None  # (score, candidate index, sentence index)
+        for ci, c in enumerate(kept[: st.answer_chunks]):
+            n = len(self.chunks[c.row]["sent_rows"])
+            for si in range(n):
+                lex = c.sent_lex[si] if c.sent_lex else 0.0
+                cos = c.sent_cos[si] if c.sent_cos else 0.0
+                score = lex + st.sent_weight * cos + 0.25 * (c.score / top) - 0.03 * ci
+                if best is None or score > best[0]:
+                    best = (score, ci, si)
+        _, ci, si = best  # type: ignore[misc]
+        c = kept[ci]
+        chunk = self.chunks[c.row]
+        spans = [chunk["sents"][si]]
+        if spans[0][1] - spans[0][0] < 40 and si + 1 < len(chunk["sents"]):
+            spans.append(chunk["sents"][si + 1])  # a short best sentence is completed by the next one
+        text = " ".join(chunk["text"][s:e] for s, e in spans)
+        lex = c.sent_lex[si] if c.sent_lex else 0.0
+        cos = c.sent_cos[si] if c.sent_cos else 0.0
+        confidence = min(1.0, max(0.0, 0.5 * min(lex, 1.0) + 0.5 * cos))
+        hits = [self._hit(x) for x in kept]
+        citations = [hits[ci]] + [h for j, h in enumerate(hits) if j != ci]
+        highlights = [(0, chunk["start"] + s, chunk["start"] + e) for s, e in spans]
+        return Answer(q, text, citations, confidence >= st.found_threshold, float(confidence), highlights)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
