@@ -18,10 +18,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["AnalyzerConfig", "KoreanAnalyzer", "read_userdict"]
+__all__ = ["AnalyzerConfig", "KoreanAnalyzer", "read_userdict", "read_synonyms"]
 
 DEFAULT_TAGS = ("NNG", "NNP", "NR", "NP", "VV", "VA", "XR", "SL", "SN", "SH", "W_URL", "W_EMAIL", "W_SERIAL", "W_HASHTAG")
 _NOUNS = ("NNG", "NNP")
+# question words and light verbs: they carry no topic in a question ("얼마야?", "누구지?", "알려줘")
+DEFAULT_STOPWORDS = ("뭐", "무엇", "누구", "어디", "언제", "얼마", "며칠", "몇", "어디어디", "무엇무엇", "누구누구",
+                     "이름", "이유", "지금", "정도", "곳", "때", "것", "이것", "그것", "저것", "여기", "거기", "이거", "그거",
+                     "되다", "하다", "있다", "없다", "알리다", "주다", "그렇다", "이렇다", "어떻다", "같다", "보다", "말하다")
 _USER_TAGS = ("NNG", "NNP", "NR", "NP", "VV", "VA", "XR", "SL", "SH")
 
 
@@ -32,11 +36,15 @@ class AnalyzerConfig:
     tags: tuple[str, ...] = DEFAULT_TAGS
     compounds: bool = True  # adjacent nouns also indexed joined ("과기"+"정통부" -> "과기정통부")
     userdict: tuple[tuple[str, str, float], ...] = field(default_factory=tuple)  # (form, tag, score)
+    stopwords: tuple[str, ...] = DEFAULT_STOPWORDS  # terms (after lemmatisation) never indexed
+    synonyms: tuple[tuple[str, ...], ...] = field(default_factory=tuple)  # groups of equivalent terms
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["tags"] = list(self.tags)
         d["userdict"] = [list(e) for e in self.userdict]
+        d["stopwords"] = list(self.stopwords)
+        d["synonyms"] = [list(g) for g in self.synonyms]
         return d
 
     @classmethod
@@ -45,6 +53,8 @@ class AnalyzerConfig:
             tags=tuple(d.get("tags", DEFAULT_TAGS)),
             compounds=bool(d.get("compounds", True)),
             userdict=tuple((str(f), str(t), float(s)) for f, t, s in d.get("userdict", [])),
+            stopwords=tuple(d.get("stopwords", DEFAULT_STOPWORDS)),
+            synonyms=tuple(tuple(str(x) for x in g) for g in d.get("synonyms", [])),
         )
 
 
@@ -73,6 +83,34 @@ def read_userdict(path: str | Path) -> tuple[tuple[tuple[str, str, float], ...],
     return tuple(entries), warnings
 
 
+_APOSTROPHES = frozenset("'‘’`")
+
+
+def _abbreviated_year(before: Any, tok: Any) -> bool:
+    """A two-digit year written after an apostrophe, as Korean official documents do ('21년, ’25.1)."""
+    return (before is not None and before.form in _APOSTROPHES and before.start + before.len == tok.start
+            and len(tok.form) >= 2 and tok.form[:2].isdigit() and (len(tok.form) == 2 or tok.form[2] == "."))
+
+
+def read_synonyms(path: str | Path) -> tuple[tuple[tuple[str, ...], ...], list[str]]:
+    """Parse a synonym file: one group of equivalent words per line, separated by tabs or commas.
+
+    Returns the groups and a warning per line that could not be used.
+    """
+    groups: list[tuple[str, ...]] = []
+    warnings: list[str] = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8-sig").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        words = tuple(w.strip() for w in line.replace(",", "\t").split("\t") if w.strip())
+        if len(words) < 2:
+            warnings.append(f"{path}:{n}: a synonym group needs two or more words separated by tabs or commas; line ignored")
+            continue
+        groups.append(words)
+    return tuple(groups), warnings
+
+
 class KoreanAnalyzer:
     """Kiwi-based analyzer; thread-safe (calls into Kiwi are serialised).
 
@@ -85,16 +123,33 @@ class KoreanAnalyzer:
 
         self.config = config or AnalyzerConfig()
         self._tags = frozenset(self.config.tags)
+        self._stop = frozenset(self.config.stopwords)
         self._lock = threading.Lock()
         self._kiwi = Kiwi()
         # a dictionary word is indexed whole and as the parts Kiwi finds without the dictionary
         self._parts: dict[str, list[str]] = {}
+        self._syn = {}
         for form, tag, score in self.config.userdict:
             # analysed in a tiny sentence frame: alone, Kiwi tends to keep an unknown word whole
             toks = [t for t in self._kiwi.tokenize(form + "는") if t.start + t.len <= len(form)]
             self._parts[form] = [t for t in self._filter(toks, compounds=False) if t != form]
         for form, tag, score in self.config.userdict:
             self._kiwi.add_user_word(form, tag, score)
+        # synonyms: each member's whole term also emits the other members' terms
+        self._syn: dict[str, list[str]] = {}
+        self.warnings: list[str] = []
+        for group in self.config.synonyms:
+            terms = []
+            for word in group:
+                analysed = self._filter(self._kiwi.tokenize(word))
+                whole = word.lower() if word.isascii() else word
+                if whole in analysed:
+                    terms.append(whole)
+                else:
+                    self.warnings.append(f"synonym {word!r} is not one term for the analyzer ({analysed}); "
+                                         f"add it to userdict.tsv to use it")
+            for t in terms:
+                self._syn.setdefault(t, []).extend(x for x in terms if x != t and x not in self._syn.get(t, []))
 
     @property
     def kiwi(self):  # noqa: ANN201 - kiwipiepy.Kiwi
@@ -105,13 +160,15 @@ class KoreanAnalyzer:
     def lock(self) -> threading.Lock:
         return self._lock
 
-    def _filter(self, tokens: Iterable[Any], compounds: bool | None = None) -> list[str]:
+    def _filter(self, tokens: Iterable[Any], compounds: bool | None = None, predicates: bool = True) -> list[str]:
         compounds = self.config.compounds if compounds is None else compounds
         out: list[str] = []
         prev = None  # previous noun token, for joined compounds
+        before = None  # previous token of any kind
         for tok in tokens:
+            last, before = before, tok
             tag = tok.tag.split("-", 1)[0] if tok.tag.startswith(("VV", "VA")) else tok.tag
-            if tag not in self._tags:
+            if tag not in self._tags or (not predicates and tag in ("VV", "VA")):
                 prev = None
                 continue
             form = tok.form
@@ -121,27 +178,40 @@ class KoreanAnalyzer:
                 form = form.lower()
             elif tag == "SN":
                 form = form.replace(",", "")
+                if _abbreviated_year(last, tok):
+                    out.append("20" + form[:2])  # '21년 -> also 2021
+            elif tag == "W_SERIAL" and _abbreviated_year(last, tok):
+                out.append("20" + form[:2])  # '21.6.16. -> also 2021
             elif tag.startswith("W_"):
                 form = form.lower()
+            if form in self._stop:
+                prev = None
+                continue
             out.append(form)
+            out.extend(self._syn.get(form, ()))
             parts = self._parts.get(form)
             if parts:
                 out.extend(parts)
             if tag in _NOUNS:
                 if compounds and prev is not None and prev.start + prev.len == tok.start:
-                    out.append(prev.form + tok.form)
+                    joined = prev.form + tok.form
+                    out.append(joined)
+                    out.extend(self._syn.get(joined, ()))
                 prev = tok
             else:
                 prev = None
         return out
 
-    def analyze(self, text: str) -> list[str]:
-        """Index terms of ``text``, in order (duplicates kept: they are term frequencies)."""
+    def analyze(self, text: str, *, predicates: bool = True) -> list[str]:
+        """Index terms of ``text``, in order (duplicates kept: they are term frequencies).
+
+        ``predicates=False`` leaves out verb and adjective lemmas (what a question is about, not how it asks).
+        """
         if not text or not text.strip():
             return []
         with self._lock:
             tokens = self._kiwi.tokenize(text)
-        return self._filter(tokens)
+        return self._filter(tokens, predicates=predicates)
 
     def analyze_many(self, texts: Sequence[str]) -> list[list[str]]:
         """:meth:`analyze` for many texts at once (Kiwi's batch mode)."""

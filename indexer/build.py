@@ -19,7 +19,7 @@ import platform
 import shutil
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .analyzer import AnalyzerConfig, KoreanAnalyzer, read_userdict
+from .analyzer import AnalyzerConfig, KoreanAnalyzer, read_synonyms, read_userdict
 from .chunker import pack_sentences
 from .errors import CorpusError
 from .format import (
@@ -48,7 +48,7 @@ __all__ = ["BuildReport", "build_index", "build_from_documents", "DEFAULT_CHUNK_
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_SIZE = 400
+DEFAULT_CHUNK_SIZE = 600
 DEFAULT_OVERLAP = 1
 # measured on KorQuAD dev and the seed dev split (README): k1 0.9 / b 0.5 beat the usual 1.2 / 0.75
 BM25_PARAMS = {"k1": 0.9, "b": 0.5, "method": "lucene"}
@@ -164,6 +164,23 @@ def chunk_vectors(sentence_vectors: np.ndarray, title_vectors: np.ndarray, rows:
     return out
 
 
+def corpus_analyzer_config(corpus: Path) -> AnalyzerConfig:
+    """Analyzer settings of a corpus: defaults plus its ``userdict.tsv`` and ``synonyms.tsv`` when present."""
+    config = AnalyzerConfig()
+    userdict, synonyms = corpus / "userdict.tsv", corpus / "synonyms.tsv"
+    if userdict.is_file():
+        entries, warnings = read_userdict(userdict)
+        for w in warnings:
+            log.warning(w)
+        config = replace(config, userdict=entries)
+    if synonyms.is_file():
+        groups, warnings = read_synonyms(synonyms)
+        for w in warnings:
+            log.warning(w)
+        config = replace(config, synonyms=groups)
+    return config
+
+
 def build_index(
     corpus_dir: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -189,13 +206,7 @@ def build_index(
     if corpus.exists() and out.resolve().is_relative_to(corpus.resolve()):
         raise CorpusError(f"the index folder {str(out)!r} is inside the corpus {str(corpus)!r}; write it elsewhere (e.g. --out index)")
     docs, skipped = load_corpus(corpus, progress=progress)
-    config = analyzer_config or AnalyzerConfig()
-    userdict = corpus / "userdict.tsv"
-    if analyzer_config is None and userdict.is_file():
-        entries, warnings = read_userdict(userdict)
-        for w in warnings:
-            log.warning(w)
-        config = AnalyzerConfig(tags=config.tags, compounds=config.compounds, userdict=entries)
+    config = analyzer_config or corpus_analyzer_config(corpus)
     return build_from_documents(docs, out, skipped=skipped, model=model, chunk_size=chunk_size, overlap=overlap,
                                 analyzer_config=config, batch_size=batch_size, progress=progress, started=t0)
 
@@ -226,6 +237,8 @@ def build_from_documents(
         raise CorpusError("no documents to index")
     config = analyzer_config or AnalyzerConfig()
     analyzer = KoreanAnalyzer(config)
+    for w in analyzer.warnings:
+        log.warning(w)
 
     rows, sentences = _chunk_documents(docs, analyzer, chunk_size, overlap, progress)
     by_id = {d.id: d for d in docs}

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 # files of the corpus folder that describe it rather than being documents
-CONTROL_FILES = ("metadata.json", "userdict.tsv")
+CONTROL_FILES = ("metadata.json", "userdict.tsv", "synonyms.tsv")
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 _MAGIC = {

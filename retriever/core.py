@@ -33,6 +33,7 @@ from indexer.format import (
     verify_files,
 )
 
+from .answer import expected_types, type_bonus
 from .fusion import fuse
 
 __all__ = ["Retriever", "Hit", "Answer", "MODES", "MAX_QUERY_CHARS", "SearchSettings"]
@@ -58,7 +59,10 @@ class SearchSettings:
     lex_weight: float = 0.4
     sent_weight: float = 0.3
     sentence_k1: float = 1.2  # term-frequency saturation inside one sentence
-    found_threshold: float = 0.5  # answer confidence below this -> found=False
+    context_weight: float = 0.5  # a question term found only in the previous sentence (a heading) counts this much
+    local_weight: float = 0.5  # answer sentence: weight of question terms that are rare among the candidates
+    type_weight: float = 0.2  # answer sentence bonus when it offers the kind of answer asked (number, date, ...)
+    found_threshold: float = 0.3  # question coverage by the answer passage below this -> found=False
     answer_chunks: int = 3  # passages whose sentences compete for the answer
 
 
@@ -166,6 +170,7 @@ class Retriever:
         self._idf, self._vocab = self._term_idf(bm25)
         self._max_idf = max(self._idf.values(), default=1.0)
         self._sent_tf = [self._tf(x["terms"]) for x in sentences]
+        self._title_terms = {d: frozenset(analyzer.analyze(doc["title"])) for d, doc in docs.items()}
 
     @staticmethod
     def _tf(terms: list[str]) -> dict[str, int]:
@@ -283,15 +288,54 @@ class Retriever:
 
     # ------------------------------------------------------------------ sentence evidence
     def _sentence_lex(self, qterms: set[str], qmass: float, j: int) -> float:
-        """Keyword evidence of sentence row ``j``: saturated idf-weighted matches / the question's idf mass."""
+        """Keyword evidence of sentence row ``j``: saturated idf-weighted matches / the question's idf mass.
+
+        A question term missing from the sentence but present in the sentence before it (a heading, the
+        lead of a list) counts ``context_weight`` as much.
+        """
         tf = self._sent_tf[j]
+        prev = self._sent_tf[j - 1] if j > 0 and self.sentences[j - 1]["doc_id"] == self.sentences[j]["doc_id"] else {}
         k1 = self.settings.sentence_k1
         total = 0.0
         for t in qterms:
             f = tf.get(t)
+            w = 1.0
+            if not f:
+                f, w = prev.get(t), self.settings.context_weight
             if f:
-                total += self._idf.get(t, self._max_idf) * f * (k1 + 1) / (f + k1)
+                total += w * self._idf.get(t, self._max_idf) * f * (k1 + 1) / (f + k1)
         return total / qmass if qmass else 0.0
+
+    def _local_idf(self, qterms: set[str], pool: list[_Scored]) -> dict[str, float]:
+        """idf of the question terms among the candidate passages' sentences: what tells them apart."""
+        rows = [j for c in pool for j in self.chunks[c.row]["sent_rows"]]
+        n = len(rows)
+        out = {}
+        for t in qterms:
+            df = sum(1 for j in rows if t in self._sent_tf[j])
+            if df:
+                out[t] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        return out
+
+    def _local_lex(self, local: dict[str, float], j: int) -> float:
+        """Share of the locally weighted question terms in sentence row ``j`` (previous sentence as context)."""
+        total = sum(local.values())
+        if not total:
+            return 0.0
+        tf = self._sent_tf[j]
+        prev = self._sent_tf[j - 1] if j > 0 and self.sentences[j - 1]["doc_id"] == self.sentences[j]["doc_id"] else {}
+        got = sum(w if t in tf else self.settings.context_weight * w if t in prev else 0.0 for t, w in local.items())
+        return got / total
+
+    def _coverage(self, qterms: list[str], row: int) -> float:
+        """Share of the question's idf mass found in chunk ``row`` or its document title."""
+        qset = set(qterms)
+        if not qset:
+            return 0.0
+        ch = self.chunks[row]
+        have = self._title_terms[ch["doc_id"]].union(*(self._sent_tf[j].keys() for j in ch["sent_rows"]))
+        weights = {t: self._idf.get(t, self._max_idf) for t in qset}
+        return sum(w for t, w in weights.items() if t in have) / sum(weights.values())
 
     def _evidence(self, cands: list[_Scored], qterms: list[str], qvec: np.ndarray | None) -> None:
         qset = set(qterms)
@@ -391,14 +435,18 @@ class Retriever:
         st = self.settings
         if not kept[0].sent_lex and terms:
             self._evidence(kept, terms, qvec)
+        wanted = expected_types(q)
         top = kept[0].score or 1.0
+        pool = kept[: st.answer_chunks]
+        local = self._local_idf(set(terms), pool)
         best: tuple[float, int, int] | None = None  # (score, candidate index, sentence index)
-        for ci, c in enumerate(kept[: st.answer_chunks]):
-            n = len(self.chunks[c.row]["sent_rows"])
-            for si in range(n):
+        for ci, c in enumerate(pool):
+            chunk = self.chunks[c.row]
+            for si, (s0, e0) in enumerate(chunk["sents"]):
                 lex = c.sent_lex[si] if c.sent_lex else 0.0
                 cos = c.sent_cos[si] if c.sent_cos else 0.0
-                score = lex + st.sent_weight * cos + 0.25 * (c.score / top) - 0.03 * ci
+                score = (lex + st.local_weight * self._local_lex(local, chunk["sent_rows"][si]) + st.sent_weight * cos
+                         + st.type_weight * type_bonus(wanted, chunk["text"][s0:e0]) + 0.25 * (c.score / top) - 0.03 * ci)
                 if best is None or score > best[0]:
                     best = (score, ci, si)
         _, ci, si = best  # type: ignore[misc]
@@ -408,9 +456,8 @@ class Retriever:
         if spans[0][1] - spans[0][0] < 40 and si + 1 < len(chunk["sents"]):
             spans.append(chunk["sents"][si + 1])  # a short best sentence is completed by the next one
         text = " ".join(chunk["text"][s:e] for s, e in spans)
-        lex = c.sent_lex[si] if c.sent_lex else 0.0
-        cos = c.sent_cos[si] if c.sent_cos else 0.0
-        confidence = min(1.0, max(0.0, 0.5 * min(lex, 1.0) + 0.5 * cos))
+        nouns = self.analyzer.analyze(q, predicates=False)
+        confidence = self._coverage(nouns or terms, c.row) if terms else max(c.sent_cos, default=0.0)
         hits = [self._hit(x) for x in kept]
         citations = [hits[ci]] + [h for j, h in enumerate(hits) if j != ci]
         highlights = [(0, chunk["start"] + s, chunk["start"] + e) for s, e in spans]

@@ -12,7 +12,7 @@ import faiss
 import pytest
 
 from indexer import build_index
-from indexer.errors import CorpusError, IndexFormatError
+from indexer.errors import CorpusError, IndexFormatError, ModelMismatchError
 from indexer.format import read_manifest, verify_files
 from retriever import Retriever
 
@@ -104,3 +104,29 @@ def test_loading_a_non_index_says_why(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(IndexFormatError, match="manifest.json is missing"):
         Retriever.load(tmp_path / "empty")
+
+
+def test_tiny_local_model_indexes_and_searches_by_path(tiny_model_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "index"
+    report = build_index(CORPUS, out, model=str(tiny_model_dir), progress=False)
+    m = read_manifest(out)
+    assert m["model"]["id"] == str(tiny_model_dir) and m["model"]["dim"] == 32
+    assert report.model == str(tiny_model_dir)
+    r = Retriever.load(out)
+    hits = r.search("광주 인공지능 집적단지 예산", k=3, mode="dense")
+    assert len(hits) == 3 and all(h.scores["dense"] <= 1.0001 for h in hits)
+    assert r.search("광주 인공지능 집적단지 예산", k=3)[0].text
+    with pytest.raises(ModelMismatchError, match="was built with embedding model"):
+        Retriever.load(out, model="use-m3")
+
+
+def test_changed_model_dimension_is_refused(cli_index: tuple[Path, subprocess.CompletedProcess], tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "index"
+    shutil.copytree(cli_index[0], out)
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    manifest["model"]["dim"] = 768
+    (out / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises((ModelMismatchError, IndexFormatError), match="rebuild"):
+        Retriever.load(out)

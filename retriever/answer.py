@@ -1,0 +1,58 @@
+"""Answer-sentence selection helpers: what kind of answer a Korean question expects, and whether a
+sentence offers one.
+
+>>> expected_types("AX 실증산단 공모 기간은 언제까지인가요?")
+frozenset({'date'})
+>>> sorted(sentence_types("공모는 6월 17일부터 7월 28일까지 40일간 진행된다."))
+['date', 'number']
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["expected_types", "sentence_types", "type_bonus"]
+
+_Q_NUMBER = re.compile(r"얼마|몇|규모|금액|액수|비율|비중|퍼센트|%|예산|총액|총\s*사업비|수는|개수|인원|물량|면적|배정액")
+_Q_DATE = re.compile(r"언제|며칠|날짜|기간|몇\s*시|일시|연도|몇\s*년|시기|까지|부터")
+_Q_PERSON = re.compile(r"누구|이름|성명|누가")
+_Q_PLACE = re.compile(r"어디|장소|위치|지역은|곳은")
+
+_NUMBER = re.compile(r"\d")
+_DATE = re.compile(r"\d{1,4}\s*(?:년|월|일)|\d{1,2}:\d{2}|['‘’]\d{2}(?:\.\d{1,2})?|\d{4}\s*[.~-]")
+_PERSON = re.compile(r"[가-힣]{2,4}\s?(?:장관|차관|실장|국장|과장|정책관|시장|지사|대표|위원장|총장|청장|원장|사무관|서기관|기자)"
+                     r"|(?:장관|차관|실장|국장|정책관)\s?[가-힣]{2,4}")
+_PLACE = re.compile(r"[가-힣]+(?:시|도|군|구|동|지구|센터|캠프|클러스터|단지|청사|대학교?|원)\b")
+
+
+def expected_types(question: str) -> frozenset[str]:
+    """Answer types a question asks for: any of "number", "date", "person", "place" (may be empty)."""
+    out = set()
+    if _Q_NUMBER.search(question):
+        out.add("number")
+    if _Q_DATE.search(question):
+        out.add("date")
+    if _Q_PERSON.search(question):
+        out.add("person")
+    if _Q_PLACE.search(question):
+        out.add("place")
+    return frozenset(out)
+
+
+def sentence_types(sentence: str) -> frozenset[str]:
+    """Answer types a sentence can supply."""
+    out = set()
+    if _NUMBER.search(sentence):
+        out.add("number")
+    if _DATE.search(sentence):
+        out.add("date")
+    if _PERSON.search(sentence):
+        out.add("person")
+    if _PLACE.search(sentence):
+        out.add("place")
+    return frozenset(out)
+
+
+def type_bonus(wanted: frozenset[str], sentence: str) -> float:
+    """1.0 when the sentence supplies an answer type the question wants, 0.0 otherwise (or when none is wanted)."""
+    return 1.0 if wanted and wanted & sentence_types(sentence) else 0.0
