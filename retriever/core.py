@@ -52,18 +52,20 @@ class SearchSettings:
     """
 
     fusion: str = "convex"
-    dense_weight: float = 0.1
+    dense_weight: float = 0.2
     overfetch: int = 10
     min_fetch: int = 50
     rerank_depth: int = 20
-    lex_weight: float = 0.4
-    sent_weight: float = 0.3
+    lex_weight: float = 0.8
+    sent_weight: float = 0.5
     sentence_k1: float = 1.2  # term-frequency saturation inside one sentence
     context_weight: float = 0.5  # a question term found only in the previous sentence (a heading) counts this much
+    answer_lex_weight: float = 1.0  # answer sentence: weight of its keyword evidence (as in search)
     local_weight: float = 0.5  # answer sentence: weight of question terms that are rare among the candidates
     type_weight: float = 0.2  # answer sentence bonus when it offers the kind of answer asked (number, date, ...)
-    found_threshold: float = 0.3  # question coverage by the answer passage below this -> found=False
+    found_threshold: float = 0.35  # question coverage by the answer passage below this -> found=False
     answer_chunks: int = 3  # passages whose sentences compete for the answer
+    second_sentence_ratio: float = 0.85  # the runner-up sentence joins the answer when it scores this close
 
 
 @dataclass(frozen=True)
@@ -439,28 +441,46 @@ class Retriever:
         top = kept[0].score or 1.0
         pool = kept[: st.answer_chunks]
         local = self._local_idf(set(terms), pool)
-        best: tuple[float, int, int] | None = None  # (score, candidate index, sentence index)
+        scored: list[tuple[float, int, int]] = []  # (score, candidate index, sentence index)
         for ci, c in enumerate(pool):
             chunk = self.chunks[c.row]
             for si, (s0, e0) in enumerate(chunk["sents"]):
                 lex = c.sent_lex[si] if c.sent_lex else 0.0
                 cos = c.sent_cos[si] if c.sent_cos else 0.0
-                score = (lex + st.local_weight * self._local_lex(local, chunk["sent_rows"][si]) + st.sent_weight * cos
-                         + st.type_weight * type_bonus(wanted, chunk["text"][s0:e0]) + 0.25 * (c.score / top) - 0.03 * ci)
-                if best is None or score > best[0]:
-                    best = (score, ci, si)
-        _, ci, si = best  # type: ignore[misc]
-        c = kept[ci]
-        chunk = self.chunks[c.row]
-        spans = [chunk["sents"][si]]
-        if spans[0][1] - spans[0][0] < 40 and si + 1 < len(chunk["sents"]):
-            spans.append(chunk["sents"][si + 1])  # a short best sentence is completed by the next one
-        text = " ".join(chunk["text"][s:e] for s, e in spans)
-        nouns = self.analyzer.analyze(q, predicates=False)
-        confidence = self._coverage(nouns or terms, c.row) if terms else max(c.sent_cos, default=0.0)
+                score = (st.answer_lex_weight * lex + st.local_weight * self._local_lex(local, chunk["sent_rows"][si])
+                         + st.sent_weight * cos + st.type_weight * type_bonus(wanted, chunk["text"][s0:e0], q)
+                         + 0.25 * (c.score / top) - 0.03 * ci)
+                scored.append((score, ci, si))
+        scored.sort(key=lambda x: (-x[0], x[1], x[2]))
+        best_score, ci, si = scored[0]
+        # the answer: the best sentence, plus the runner-up when it scores almost as well (a different sentence,
+        # possibly of another passage), or the next sentence when the best one is a short heading
+        picks = [(ci, si)]
+        seen = {self.chunks[pool[ci].row]["sent_rows"][si]}
+        for score, cj, sj in scored[1:]:
+            row = self.chunks[pool[cj].row]["sent_rows"][sj]
+            if row in seen:
+                continue
+            if score >= st.second_sentence_ratio * best_score:
+                picks.append((cj, sj))
+            break
+        chunk = self.chunks[pool[ci].row]
+        if len(picks) == 1 and chunk["sents"][si][1] - chunk["sents"][si][0] < 40 and si + 1 < len(chunk["sents"]):
+            picks.append((ci, si + 1))
+        order = [ci] + [j for j in range(len(kept)) if j != ci]
         hits = [self._hit(x) for x in kept]
-        citations = [hits[ci]] + [h for j, h in enumerate(hits) if j != ci]
-        highlights = [(0, chunk["start"] + s, chunk["start"] + e) for s, e in spans]
+        citations = [hits[j] for j in order]
+        highlights = []
+        parts = []
+        for cj, sj in sorted(picks, key=lambda p: (order.index(p[0]), p[1])):
+            ch = self.chunks[pool[cj].row]
+            s0, e0 = ch["sents"][sj]
+            highlights.append((order.index(cj), ch["start"] + s0, ch["start"] + e0))
+            parts.append(ch["text"][s0:e0])
+        text = " ".join(parts)
+        nouns = self.analyzer.analyze(q, predicates=False)
+        c = pool[ci]
+        confidence = self._coverage(nouns or terms, c.row) if terms else max(c.sent_cos, default=0.0)
         return Answer(q, text, citations, confidence >= st.found_threshold, float(confidence), highlights)
 
 

@@ -12,6 +12,7 @@ import faiss
 import pytest
 
 from indexer import build_index
+from indexer.build import DEFAULT_CHUNK_SIZE
 from indexer.errors import CorpusError, IndexFormatError, ModelMismatchError
 from indexer.format import read_manifest, verify_files
 from retriever import Retriever
@@ -34,7 +35,8 @@ def test_cli_builds_the_seed_index(cli_index: tuple[Path, subprocess.CompletedPr
     m = read_manifest(out)
     assert m["counts"]["documents"] == 4 and m["counts"]["chunks"] > 10
     assert m["model"] == {"id": "use-m3", "dim": 512, "normalized": True}
-    assert m["analyzer"]["tags"] and m["chunker"]["chunk_size"] == 400
+    assert m["analyzer"]["tags"] and m["chunker"]["chunk_size"] == DEFAULT_CHUNK_SIZE
+    assert m["analyzer"]["synonyms"] and m["analyzer"]["userdict"]  # from corpus/synonyms.tsv and userdict.tsv
     assert {"kiwipiepy", "faiss-cpu", "bm25s", "sentence-transformers"} <= set(m["versions"])
     verify_files(out, m)
     summary = p.stdout.strip().splitlines()[-1]

@@ -1,0 +1,295 @@
+"""The chat app over a real index of corpus/: the /ask API through gradio_client, rendering, feedback, CLI.
+
+One index build and one app launch per module.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+gradio_client = pytest.importorskip("gradio_client")
+
+from indexer import build_index  # noqa: E402
+from retriever import Retriever  # noqa: E402
+from retriever.core import Answer, Hit  # noqa: E402
+from ui.app import MSG_EMPTY, ask_answer, create_app, example_questions, launch_app  # noqa: E402
+from ui.feedback import FeedbackLog, default_feedback_path, feedback_record  # noqa: E402
+from ui.render import (  # noqa: E402
+    CLOSEST,
+    NOT_FOUND,
+    answer_message_html,
+    esc,
+    sources_panel_html,
+    user_message_html,
+)
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+QA = {item["id"]: item for item in map(json.loads, (REPO / "eval" / "qa.jsonl").read_text(encoding="utf-8").splitlines()) if item}
+
+# answerable eval questions the retriever gets right (document and answer string)
+GOOD = ["q001", "q028", "q029", "q050", "q063", "q065", "q075", "q077"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ui") / "index"
+    build_index(REPO / "corpus", out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def retriever(index_dir: Path) -> Retriever:
+    return Retriever.load(index_dir)
+
+
+@pytest.fixture(scope="module")
+def server(retriever: Retriever, index_dir: Path):
+    feedback = index_dir.parent / "feedback.jsonl"
+    demo = create_app(retriever, feedback_path=feedback)
+    last: Exception | None = None
+    for _ in range(3):  # a free port can be taken between the probe and the launch
+        try:
+            _, url, _ = launch_app(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
+            break
+        except OSError as exc:
+            last = exc
+    else:
+        raise RuntimeError(f"could not launch the app: {last}")
+    yield url, demo
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return gradio_client.Client(server[0], verbose=False, analytics_enabled=False)
+
+
+# ------------------------------------------------------------------------------------------------ /ask
+@pytest.mark.parametrize("qid", GOOD)
+def test_ask_cites_the_right_document(client, retriever: Retriever, qid: str) -> None:
+    item = QA[qid]
+    res = client.predict(item["question"], api_name="/ask")
+    assert res["citations"], res
+    assert res["citations"][0]["source"] == item["doc"]
+    assert isinstance(res["found"], bool)
+    # the first cited passage holds the expected answer; the answer sentence does whenever the retriever
+    # picks it (the API passes the retriever's answer through unchanged)
+    assert item["answer"] in res["answer"] + res["citations"][0]["text"]
+    direct = retriever.ask(item["question"])
+    assert res["answer"] == direct.text and res["found"] == direct.found
+    assert [c["chunk_id"] for c in res["citations"]] == [h.chunk_id for h in direct.citations]
+    if item["answer"] in direct.text:
+        assert item["answer"] in res["answer"]
+
+
+def test_ask_answers_with_the_expected_sentence(client) -> None:
+    hits = [qid for qid in GOOD if QA[qid]["answer"] in client.predict(QA[qid]["question"], api_name="/ask")["answer"]]
+    assert len(hits) >= 3, hits
+
+
+def test_ask_structure(client, retriever: Retriever) -> None:
+    res = client.predict(QA["q001"]["question"], api_name="/ask")
+    assert set(res) >= {"question", "answer", "found", "confidence", "citations", "highlights", "k", "mode"}
+    assert res["k"] == 5 and res["mode"] == "hybrid"
+    assert isinstance(res["confidence"], float) and 0.0 <= res["confidence"] <= 1.0
+    assert 1 <= len(res["citations"]) <= 5
+    json.dumps(res)  # JSON-able
+    for c in res["citations"]:
+        assert set(c) >= {"text", "score", "doc_id", "title", "source", "start", "end", "chunk_id", "scores", "meta"}
+        assert retriever.docs[c["doc_id"]]["text"][c["start"]:c["end"]] == c["text"]
+        assert {"publisher", "date"} <= set(c["meta"])
+    assert res["highlights"]
+    for ci, s, e in res["highlights"]:
+        c = res["citations"][ci]
+        assert c["start"] <= s < e <= c["end"]
+        assert retriever.docs[c["doc_id"]]["text"][s:e] in res["answer"]
+
+
+def test_ask_settings(client, retriever: Retriever) -> None:
+    q = QA["q063"]["question"]
+    res = client.predict(q, 2, "bm25", api_name="/ask")
+    assert res["k"] == 2 and res["mode"] == "bm25" and 1 <= len(res["citations"]) <= 2
+    res = client.predict(q, 3, "semantic", api_name="/ask")
+    assert res["mode"] == "dense" and len(res["citations"]) <= 3
+    res = client.predict(q, 10_000, "hybrid", api_name="/ask")  # clamped to the index size
+    assert res["k"] == len(retriever)
+    res = client.predict(q, 0, "hybrid", api_name="/ask")
+    assert res["k"] == 1 and len(res["citations"]) == 1
+    with pytest.raises(Exception) as ei:
+        client.predict(q, 5, "nonsense", api_name="/ask")
+    assert "검색 방식" in str(ei.value) and "Traceback" not in str(ei.value)
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t "])
+def test_empty_question_is_a_friendly_error(client, question: str) -> None:
+    with pytest.raises(Exception) as ei:
+        client.predict(question, api_name="/ask")
+    msg = str(ei.value)
+    assert "질문" in msg
+    for leak in ("Traceback", "ValueError", "File \"", "retriever"):
+        assert leak not in msg
+
+
+def test_script_question_does_not_break(client) -> None:
+    q = "<script>alert(1)</script> **광주** AI 집적단지 2022년 예산 얼마야?"
+    res = client.predict(q, api_name="/ask")
+    assert res["citations"] and res["citations"][0]["source"] == QA["q001"]["doc"]
+    assert "<script>" in res["question"]  # JSON carries the text as is; the page escapes it
+    html = user_message_html(res["question"])
+    assert "<script" not in html and "&lt;script&gt;" in html and "**" not in html
+
+
+def test_only_ask_is_public(client) -> None:
+    api = client.view_api(print_info=False, return_format="dict")
+    assert set(api["named_endpoints"]) == {"/ask"}
+    assert not api["unnamed_endpoints"]
+
+
+def test_safe_launch_settings(server) -> None:
+    _, demo = server
+    assert demo.server_name == "127.0.0.1"
+    assert demo.show_error is False
+    assert demo.max_file_size == 1024 * 1024
+    assert not demo.allowed_paths
+    assert demo._queue.default_concurrency_limit == 4
+
+
+# ------------------------------------------------------------------------------------------- rendering
+NASTY = "앞 문장입니다. <script>alert('x')</script> **굵게** [링크](http://evil.example) $x^2$ `코드` # 제목\n끝 문장."
+
+
+def _answer(found: bool) -> tuple[Answer, dict]:
+    doc_text = "머리말.\n" + NASTY + "\n꼬리말."
+    start = doc_text.index("앞")
+    end = start + len(NASTY)
+    hit = Hit(text=doc_text[start:end], score=0.9, doc_id="d1", title="<b>제목</b> *별*", source="d1.txt",
+              start=start, end=end, chunk_id="d1#0", scores={"bm25": 3.2, "dense": 0.5, "hybrid": 0.9},
+              meta={"publisher": "<i>기관</i>", "date": "2025-01-01", "note": "메모 'x' & \"y\""})
+    s = doc_text.index("<script>")
+    e = doc_text.index("끝")
+    answer = Answer("<script>질문</script>?", doc_text[s:e], [hit], found, 0.8 if found else 0.1, [(0, s, e)])
+    return answer, {"d1": {"id": "d1", "source": "d1.txt", "title": hit.title, "meta": hit.meta, "text": doc_text}}
+
+
+@pytest.mark.parametrize("found", [True, False])
+def test_rendering_is_literal(found: bool) -> None:
+    answer, docs = _answer(found)
+    for html in (answer_message_html(answer, docs, show_scores=True), sources_panel_html(answer, docs, show_scores=True)):
+        assert "<script" not in html and "<b>" not in html and "<i>" not in html
+        for md in ("**", "](", "$x", "`", "&#x27;", "&amp;#"):
+            assert md not in html
+        assert "\n\n" not in html  # no blank line: the chatbot keeps it one HTML block
+    panel = sources_panel_html(answer, docs)
+    assert "&lt;script&gt;" in panel and "&lt;b&gt;제목&lt;/b&gt;" in panel
+    assert "원문 보기" in panel and "꼬리말" in panel  # the whole document
+    assert "문서 " in panel and "번째 글자" in panel
+    if found:
+        assert "<mark>&lt;script&gt;" in panel
+        assert '<sup class="cite">[1]</sup>' in answer_message_html(answer, docs)
+        assert "&lt;script&gt;" in answer_message_html(answer, docs)
+    else:
+        assert NOT_FOUND in answer_message_html(answer, docs) and CLOSEST in answer_message_html(answer, docs)
+        assert NOT_FOUND in panel and CLOSEST in panel and "<mark>" not in panel
+
+
+def test_real_answer_rendering(retriever: Retriever) -> None:
+    answer = retriever.ask(QA["q028"]["question"])
+    panel = sources_panel_html(answer, retriever.docs, show_scores=True)
+    hit = answer.citations[0]
+    assert esc(hit.title) in panel and "<mark>" in panel and "점수" in panel
+    assert f"문서 {hit.start + 1:,}–{hit.end:,}번째 글자" in panel
+
+
+def test_ask_answer_input_checks(retriever: Retriever) -> None:
+    from ui.app import UserInputError
+
+    for bad in ("", "  ", None, 3):
+        with pytest.raises(UserInputError) as ei:
+            ask_answer(retriever, bad)
+        assert str(ei.value) == MSG_EMPTY
+    answer, k, mode = ask_answer(retriever, QA["q001"]["question"], k="7", mode="키워드")
+    assert (k, mode) == (7, "bm25") and answer.citations
+
+
+def test_example_questions_come_from_the_eval_set(retriever: Retriever, tmp_path: Path) -> None:
+    answerable = {i["question"] for i in QA.values() if i["answer"]}
+    qs = example_questions(retriever)
+    assert 3 <= len(qs) <= 6 and set(qs) <= answerable
+    assert set(example_questions()) <= answerable
+    # no eval file (or no eval question about these documents): no examples
+    assert example_questions(retriever, qa_path=tmp_path / "missing.jsonl") == []
+
+
+# -------------------------------------------------------------------------------------------- feedback
+def test_feedback_appends_json_lines(tmp_path: Path, retriever: Retriever) -> None:
+    path = tmp_path / "sub" / "feedback.jsonl"
+    fb = FeedbackLog(path)
+    answer = retriever.ask(QA["q001"]["question"]).to_json()
+
+    def worker(n: int) -> None:
+        for i in range(25):
+            assert fb.append(feedback_record(answer, "up" if (n + i) % 2 else "down", mode="hybrid", k=5))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 200
+    for line in lines:
+        rec = json.loads(line)
+        assert rec["vote"] in ("up", "down") and rec["question"] == answer["question"]
+        assert rec["answer"] == answer["answer"] and rec["time"]
+        assert rec["citations"][0] == {k: answer["citations"][0][k] for k in ("source", "doc_id", "start", "end")}
+
+
+def test_feedback_failure_is_logged_not_raised(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    target = tmp_path / "a-directory"
+    target.mkdir()
+    assert FeedbackLog(target).append({"vote": "up"}) is False
+    assert "feedback" in caplog.text
+
+
+def test_feedback_file_is_beside_the_index(index_dir: Path, retriever: Retriever) -> None:
+    path = default_feedback_path(index_dir)
+    assert path == index_dir.resolve().parent / "feedback.jsonl"
+    assert not path.resolve().is_relative_to(index_dir.resolve())
+    demo = create_app(retriever, examples=[])
+    assert demo.korag_feedback.path == path
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+def test_main_builds_a_missing_index_then_serves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ui.__main__ as cli
+    import ui.app
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("광주 인공지능 집적단지의 2022년 예산은 1,076억원이다.\n사업은 5년 동안 진행된다.\n", encoding="utf-8")
+    (corpus / "b.txt").write_text("AX 실증산단 공모는 6월 17일부터 시작한다.\n설명회는 6월 20일에 열린다.\n", encoding="utf-8")
+    calls = []
+    monkeypatch.setattr(ui.app, "launch_app", lambda demo, **kw: calls.append(kw))
+    index = tmp_path / "index"
+    assert cli.main(["--index", str(index), "--corpus", str(corpus), "--port", "7999"]) == 0
+    assert (index / "manifest.json").is_file()
+    assert calls == [{"host": "127.0.0.1", "port": 7999, "quiet": True}]
+    # an existing folder that is not an index is left alone
+    other = tmp_path / "not-an-index"
+    other.mkdir()
+    (other / "keep.txt").write_text("x", encoding="utf-8")
+    assert cli.main(["--index", str(other), "--corpus", str(corpus)]) == 2
+    assert (other / "keep.txt").read_text(encoding="utf-8") == "x"

@@ -1,0 +1,11 @@
+"""The web chat (Gradio): ``python -m ui`` builds the index on first run and serves it.
+
+>>> from ui import create_app, launch_app                       # doctest: +SKIP
+>>> launch_app(create_app(Retriever.load("index")))             # doctest: +SKIP
+"""
+
+from .app import ask_json, create_app, example_questions, launch_app
+from .feedback import FeedbackLog, default_feedback_path, feedback_record
+
+__all__ = ["create_app", "launch_app", "ask_json", "example_questions", "FeedbackLog", "feedback_record",
+           "default_feedback_path"]

@@ -1,0 +1,84 @@
+"""``python -m ui [--index index] [--corpus corpus] [--port 7860] [--host 127.0.0.1] [--rebuild]``
+
+Builds the index from the corpus on first run (when the index folder is missing), then serves the chat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .app import DEFAULT_HOST, DEFAULT_PORT
+
+
+def _is_index(path: Path) -> bool:
+    from indexer.format import MANIFEST_FILE
+
+    return (path / MANIFEST_FILE).is_file()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ui", description="Serve the Korean document Q&A chat (Gradio).")
+    parser.add_argument("--index", default="index", help="index folder (built from --corpus if missing; default: index)")
+    parser.add_argument("--corpus", default="corpus", help="corpus folder used to build a missing index (default: corpus)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    parser.add_argument("--host", default=DEFAULT_HOST,
+                        help=f"address to listen on (default {DEFAULT_HOST}, this machine only; 0.0.0.0 exposes it to the network)")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the index from the corpus before serving")
+    parser.add_argument("--feedback", default=None,
+                        help="file the 👍/👎 votes are appended to (default: feedback.jsonl beside the index folder)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "urllib3", "sentence_transformers", "bm25s", "faiss"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    from indexer import build_index
+    from indexer.errors import KoragError
+
+    index_dir = Path(args.index)
+    needs_build = not index_dir.exists() or (index_dir.is_dir() and not any(index_dir.iterdir()))
+    if index_dir.exists() and not needs_build and not _is_index(index_dir):
+        print(f"오류: {str(index_dir)!r} 폴더는 색인이 아닙니다 (manifest.json 없음). 다른 --index 폴더를 지정하세요.",
+              file=sys.stderr)
+        return 2
+    if needs_build or args.rebuild:
+        why = "색인을 다시 만듭니다" if args.rebuild and not needs_build else "색인이 없어 새로 만듭니다"
+        print(f"{why}: {args.corpus} → {index_dir} (처음 한 번, 1분쯤 걸립니다)", flush=True)
+        try:
+            report = build_index(args.corpus, index_dir, progress=True)
+        except (KoragError, ValueError, OSError) as exc:
+            print(f"오류: 색인을 만들지 못했습니다: {exc}", file=sys.stderr)
+            return 2
+        for s in report.skipped:
+            print(f"건너뜀 {s.source}: {s.reason}", file=sys.stderr)
+        print(report.summary(), flush=True)
+
+    from retriever import Retriever
+
+    print(f"색인을 불러오는 중: {index_dir}", flush=True)
+    try:
+        retriever = Retriever.load(index_dir)
+    except KoragError as exc:
+        print(f"오류: 색인을 열 수 없습니다: {exc}\n다시 만들려면: python -m ui --index {index_dir} --corpus {args.corpus} --rebuild",
+              file=sys.stderr)
+        return 2
+
+    from .app import create_app, launch_app
+
+    demo = create_app(retriever, feedback_path=args.feedback)
+    print(f"채팅 주소: http://{args.host}:{args.port}  (끝내려면 Ctrl+C)", flush=True)
+    try:
+        launch_app(demo, host=args.host, port=args.port, quiet=True)
+    except OSError as exc:
+        print(f"오류: {args.host}:{args.port}에서 서버를 열 수 없습니다 ({exc}). --port로 다른 포트를 지정하세요.",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,455 @@
+"""The Gradio chat: Korean questions in, cited answer sentences out, with a source panel and an API.
+
+>>> from retriever import Retriever
+>>> from ui.app import create_app, launch_app
+>>> demo = create_app(Retriever.load("index"))                     # doctest: +SKIP
+>>> launch_app(demo, port=7860)                                    # doctest: +SKIP
+
+API: ``gradio_client.Client(url).predict("질문", api_name="/ask")`` (optional ``k``, ``mode``) returns
+:func:`ask_json`'s dict, i.e. ``Answer.to_json()`` plus ``"k"`` and ``"mode"``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from retriever.core import MODES
+
+from .feedback import FeedbackLog, default_feedback_path, feedback_record
+from .render import (
+    answer_message_html,
+    empty_panel_html,
+    esc,
+    fmt_int,
+    sources_panel_html,
+    user_message_html,
+)
+
+__all__ = [
+    "create_app", "launch_app", "ask_json", "ask_answer", "example_questions", "UserInputError", "THEME", "CSS",
+    "DEFAULT_HOST", "DEFAULT_PORT", "MAX_FILE_SIZE", "CONCURRENCY_LIMIT", "MSG_EMPTY", "MSG_FAILED", "MSG_MODE",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+MAX_FILE_SIZE = "1mb"
+CONCURRENCY_LIMIT = 4
+QUEUE_MAX_SIZE = 64
+MAX_K = 10
+DEFAULT_K = 5
+
+MSG_EMPTY = "질문이 비어 있습니다. 문서에 대해 궁금한 점을 입력해 주세요. (예: 광주 AI 집적단지 2022년 예산 얼마야?)"
+MSG_MODE = "검색 방식은 hybrid(하이브리드), bm25(키워드), dense(의미) 가운데 하나여야 합니다."
+MSG_K = "구절 수는 1 이상의 정수여야 합니다."
+MSG_FAILED = "답을 찾는 중에 문제가 생겼습니다. 잠시 후 다시 시도해 주세요."
+MSG_TITLE = "알림"
+
+# answerable eval questions (eval/qa.jsonl) whose answers the retriever finds, one or two per document
+EXAMPLE_IDS = ("q001", "q028", "q050", "q063", "q077", "q054")
+_FALLBACK_EXAMPLES = (
+    "광주 AI 집적단지 2022년 예산 얼마야?",
+    "국내 최대라는 광주 AI 데이터센터 연산 성능은 몇 PF인가요?",
+    "AX 실증산단 구축사업 수행기관 모집 시작일",
+    "이번 AI 추경 정부안 규모가 얼마야?",
+    "World Best LLM 프로젝트 올해 예산",
+    "지금까지 스마트그린산단으로 지정된 산업단지는 몇 개야?",
+)
+
+MODE_CHOICES = [("하이브리드 (추천)", "hybrid"), ("키워드", "bm25"), ("의미", "dense")]
+_MODE_ALIASES = {
+    "hybrid": "hybrid", "bm25": "bm25", "dense": "dense", "keyword": "bm25", "semantic": "dense",
+    "하이브리드": "hybrid", "키워드": "bm25", "의미": "dense",
+}
+
+FONT_STACK = ["Noto Sans CJK KR", "Noto Sans KR", "Apple SD Gothic Neo", "Malgun Gothic", "NanumGothic", "sans-serif"]
+MONO_STACK = ["Noto Sans Mono CJK KR", "D2Coding", "ui-monospace", "monospace"]
+
+# local fonts only: the default theme would ask Google Fonts, which an offline machine cannot reach
+THEME = gr.themes.Soft(primary_hue="blue", secondary_hue="sky", neutral_hue="slate", font=FONT_STACK, font_mono=MONO_STACK)
+
+CSS = """
+.gradio-container { max-width: 1320px !important; margin: 0 auto !important; }
+.gradio-container, .gradio-container * { font-family: "Noto Sans CJK KR", "Noto Sans KR", "Apple SD Gothic Neo", "Malgun Gothic", "NanumGothic", sans-serif; }
+#korag-header { padding: 6px 4px 2px; }
+#korag-header h1 { font-size: 1.55rem; font-weight: 800; margin: 0 0 4px; letter-spacing: -0.01em; }
+#korag-header .logo { display: inline-block; background: var(--color-accent); color: #fff; font-size: .8rem; font-weight: 800;
+  border-radius: 8px; padding: 3px 7px; vertical-align: 4px; margin-right: 4px; }
+#korag-header p { margin: 0; color: var(--body-text-color-subdued); }
+#korag-header .stats { font-size: .85rem; margin-top: 4px; }
+.muted { color: var(--body-text-color-subdued); }
+.korag-question { white-space: pre-wrap; }
+.korag-answer .ans-text { font-size: 1.05rem; line-height: 1.75; }
+.korag-answer sup.cite, .korag-answer span.cite { color: var(--color-accent); font-weight: 700; }
+.korag-answer sup.cite { font-size: .75em; margin-left: 1px; }
+.korag-answer .ans-label { margin-top: 10px; font-size: .8rem; font-weight: 700; color: var(--body-text-color-subdued); }
+.korag-answer ul.ans-sources { margin: 2px 0 0 0 !important; padding-left: 1.1em !important; font-size: .9rem; }
+.korag-answer ul.ans-sources li { margin: 1px 0 !important; }
+.korag-answer .ans-hint, .korag-answer .ans-foot { margin-top: 6px; font-size: .8rem; }
+.korag-answer .ans-notfound { font-weight: 700; color: #b45309; font-size: 1.02rem; }
+#sources-panel { max-height: 78vh; overflow-y: auto; padding-right: 4px; }
+.korag-sources .src-head { font-weight: 800; font-size: 1.05rem; margin: 2px 0 2px; }
+.korag-sources .src-head.notfound { color: #b45309; }
+.korag-sources .src-question { font-size: .85rem; color: var(--body-text-color-subdued); margin-bottom: 10px; white-space: pre-wrap; }
+.korag-sources .src-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 12px 14px;
+  margin-bottom: 12px; background: var(--block-background-fill); }
+.korag-sources .src-card.cited { border-left: 4px solid var(--color-accent); }
+.korag-sources .src-title { font-weight: 700; line-height: 1.45; }
+.korag-sources .src-num { color: var(--color-accent); }
+.korag-sources .src-meta, .korag-sources .src-pos, .korag-sources .src-scores, .korag-sources .src-note {
+  font-size: .8rem; color: var(--body-text-color-subdued); margin-top: 3px; }
+.korag-sources .src-file { font-family: var(--font-mono); font-size: .75rem; }
+.korag-sources .src-label { display: inline-block; background: var(--color-accent-soft); color: var(--color-accent);
+  border-radius: 4px; padding: 0 6px; font-weight: 700; margin-right: 4px; }
+.korag-sources blockquote.src-passage { white-space: pre-wrap; margin: 8px 0 6px !important; padding: 8px 12px !important; line-height: 1.7;
+  border-left: 3px solid var(--border-color-primary); background: var(--background-fill-secondary); border-radius: 0 6px 6px 0;
+  font-size: .92rem; }
+.korag-sources mark, .korag-answer mark { background: #fde68a; color: #1f2937; padding: 0 2px; border-radius: 3px; }
+.korag-sources details.src-doc summary { cursor: pointer; color: var(--color-accent); font-weight: 700; font-size: .88rem; margin-top: 4px; }
+.korag-sources .doc-text { white-space: pre-wrap; max-height: 380px; overflow-y: auto; margin-top: 6px; padding: 10px 12px;
+  border: 1px solid var(--border-color-primary); border-radius: 6px; line-height: 1.7; font-size: .88rem; }
+.korag-sources .doc-text .passage { background: #e0f2fe; color: #0f172a; border-radius: 3px; }
+.korag-sources .src-empty { padding: 18px 16px; border: 1px dashed var(--border-color-primary); border-radius: 10px; }
+.korag-sources .src-empty-title { font-weight: 800; font-size: 1.05rem; margin-bottom: 6px; }
+#question textarea { font-size: 1rem; }
+#example-questions .gallery-item, #example-questions button { font-size: .88rem; }
+"""
+
+# when a "원문 보기" opens, scroll the document box to the cited passage
+SCROLL_JS = """
+element.addEventListener('toggle', function (e) {
+  const d = e.target;
+  if (!d || d.tagName !== 'DETAILS' || !d.open) return;
+  const box = d.querySelector('.doc-text');
+  const p = box && box.querySelector('.passage');
+  if (box && p) { box.scrollTop = Math.max(0, p.offsetTop - box.offsetTop - 24); }
+}, true);
+"""
+
+
+class UserInputError(ValueError):
+    """A question or setting the user can fix; its message is shown as is (Korean)."""
+
+
+# ---------------------------------------------------------------------------------------------- core
+def _normalise_mode(mode: Any) -> str:
+    m = _MODE_ALIASES.get(str(mode if mode is not None else "hybrid").strip().lower())
+    if m is None or m not in MODES:
+        raise UserInputError(MSG_MODE)
+    return m
+
+
+def _clamp_k(k: Any, n_chunks: int) -> int:
+    if k is None or k == "":
+        k = DEFAULT_K
+    try:
+        k_int = int(round(float(k)))
+    except (TypeError, ValueError, OverflowError):
+        raise UserInputError(MSG_K) from None
+    return max(1, min(k_int, max(1, n_chunks)))
+
+
+def ask_answer(retriever: Any, question: Any, k: Any = DEFAULT_K, mode: Any = "hybrid") -> tuple[Any, int, str]:
+    """``(Answer, k, mode)`` for a raw question and settings; :class:`UserInputError` for bad input.
+
+    ``k`` is clamped to 1..number of passages in the index; ``mode`` also accepts keyword/semantic and the
+    Korean labels. Other failures propagate (callers log them and show :data:`MSG_FAILED`).
+    """
+    if not isinstance(question, str) or not question.strip():
+        raise UserInputError(MSG_EMPTY)
+    m = _normalise_mode(mode)
+    kk = _clamp_k(k, len(retriever))
+    try:
+        answer = retriever.ask(question, k=kk, mode=m)
+    except ValueError as exc:
+        # the retriever's own input checks (e.g. a question that normalises to nothing)
+        if not question.strip() or "empty" in str(exc):
+            raise UserInputError(MSG_EMPTY) from None
+        raise
+    return answer, kk, m
+
+
+def ask_json(retriever: Any, question: Any, k: Any = DEFAULT_K, mode: Any = "hybrid") -> dict[str, Any]:
+    """The ``/ask`` API result: ``Answer.to_json()`` plus the ``k`` and ``mode`` actually used."""
+    answer, kk, m = ask_answer(retriever, question, k, mode)
+    out = answer.to_json()
+    out["k"] = kk
+    out["mode"] = m
+    return out
+
+
+def _eval_items(qa_path: str | os.PathLike[str] | None) -> list[dict[str, Any]]:
+    path = Path(qa_path) if qa_path else Path(__file__).resolve().parents[1] / "eval" / "qa.jsonl"
+    items = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    item = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(item, dict) and item.get("answer") and item.get("question") and item.get("id"):
+                    items.append(item)
+    except OSError:
+        pass
+    return items
+
+
+def example_questions(retriever: Any = None, qa_path: str | os.PathLike[str] | None = None, n: int = 6,
+                      preferred: tuple[str, ...] = EXAMPLE_IDS, max_checks: int = 10) -> list[str]:
+    """Up to ``n`` answerable questions from the eval set (``eval/qa.jsonl``), preferred ids first.
+
+    With a ``retriever``, only questions about its documents, and first those it answers (found, the right
+    document first, the expected answer in the sentence), at most two per document. Without the eval file:
+    a built-in list (no retriever) or none.
+    """
+    items = _eval_items(qa_path)
+    order = {qid: i for i, qid in enumerate(preferred)}
+    items.sort(key=lambda it: order.get(it["id"], len(order)))
+    if retriever is None:
+        out = [it["question"] for it in items if it["id"] in order]
+        return out[:n] if len(out) >= 3 else list(_FALLBACK_EXAMPLES)[:n]
+    docs = getattr(retriever, "docs", {}) or {}
+    sources = {d.get("source") for d in docs.values()} | set(docs)
+    strict: list[dict[str, Any]] = []
+    loose: list[dict[str, Any]] = []
+    per_doc: dict[str, int] = {}
+    for it in [it for it in items if it.get("doc") in sources][:max_checks]:
+        if len(strict) >= n or per_doc.get(it["doc"], 0) >= 2:
+            continue
+        try:
+            a = retriever.ask(it["question"])
+        except Exception:  # an example that fails is simply not shown
+            log.debug("example %s failed", it["id"], exc_info=True)
+            continue
+        if not a.citations or a.citations[0].source != it["doc"]:
+            continue
+        if a.found and it["answer"] in a.text:
+            strict.append(it)
+            per_doc[it["doc"]] = per_doc.get(it["doc"], 0) + 1
+        else:
+            loose.append(it)
+    chosen = (strict + loose)[:n]
+    return [it["question"] for it in chosen]
+
+
+def _user_error(msg: str) -> gr.Error:
+    return gr.Error(msg, title=MSG_TITLE, print_exception=False)
+
+
+# ------------------------------------------------------------------------------------------------ app
+def _header_html(retriever: Any) -> str:
+    n_docs = len(retriever.docs)
+    n_chunks = len(retriever)
+    model = (getattr(retriever, "manifest", None) or {}).get("model", {}).get("id", "")
+    return (
+        '<div id="korag-header">'
+        '<h1><span class="logo">Q&amp;A</span> 문서 질의응답</h1>'
+        "<p>한국어 문서에서 질문의 답이 되는 문장을 찾아, 근거 구절과 함께 보여 드립니다.</p>"
+        f'<p class="stats muted">문서 {fmt_int(n_docs)}건 · 구절 {fmt_int(n_chunks)}개'
+        + (f" · 임베딩 모델 {esc(model)}" if model else "")
+        + "</p></div>"
+    )
+
+
+def _docs_list_html(retriever: Any) -> str:
+    rows = []
+    for doc in sorted(retriever.docs.values(), key=lambda d: str((d.get("meta") or {}).get("date", ""))):
+        meta = doc.get("meta") or {}
+        info = " · ".join(str(meta[k]) for k in ("publisher", "date") if meta.get(k))
+        rows.append(f"<li><b>{esc(doc.get('title') or doc.get('source'))}</b>"
+                    + (f' <span class="muted">— {esc(info)}</span>' if info else "") + "</li>")
+    return f'<ul class="korag-docs">{"".join(rows)}</ul>'
+
+
+def _new_state() -> dict[str, Any]:
+    return {"messages": [], "answers": {}, "current": None}
+
+
+def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None = None,
+               examples: list[str] | None = None) -> gr.Blocks:
+    """The chat as a ``gr.Blocks`` (not launched; see :func:`launch_app`).
+
+    ``feedback_path``: where 👍/👎 votes are appended; default ``feedback.jsonl`` beside the index folder.
+    """
+    feedback = FeedbackLog(feedback_path if feedback_path is not None else default_feedback_path(retriever.index_dir))
+    docs = retriever.docs
+    n_chunks = len(retriever)
+    k_max = max(1, min(MAX_K, n_chunks))
+    k_default = min(DEFAULT_K, k_max)
+    examples = list(examples) if examples is not None else example_questions(retriever)
+
+    def _panel(state: dict[str, Any], show_scores: bool) -> str:
+        cur = state.get("current")
+        rec = state["answers"].get(cur) if cur is not None else None
+        if rec is None:
+            return empty_panel_html(len(docs), n_chunks)
+        return sources_panel_html(rec["answer"], docs, show_scores=bool(show_scores))
+
+    def respond(question: str, state: dict[str, Any] | None, k: float, mode: str, show_scores: bool):
+        state = state or _new_state()
+        # in the chat a bad question is a notice, not an error: an error would blank the conversation
+        try:
+            answer, kk, m = ask_answer(retriever, question, k, mode)
+        except UserInputError as exc:
+            gr.Warning(str(exc), title=MSG_TITLE)
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        except Exception:
+            log.exception("answering %r failed", question if isinstance(question, str) else type(question))
+            gr.Warning(MSG_FAILED, title=MSG_TITLE)
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        messages = list(state["messages"])
+        messages.append({"role": "user", "content": user_message_html(answer.question)})
+        messages.append({"role": "assistant",
+                         "content": answer_message_html(answer, docs, show_scores=bool(show_scores), mode=m)})
+        idx = len(messages) - 1
+        answers = dict(state["answers"])
+        answers[idx] = {"answer": answer, "k": kk, "mode": m}
+        new_state = {"messages": messages, "answers": answers, "current": idx}
+        return messages, "", _panel(new_state, show_scores), new_state
+
+    def ask_example(sample: Any, state: dict[str, Any] | None, k: float, mode: str, show_scores: bool):
+        question = sample[0] if isinstance(sample, (list, tuple)) and sample else sample
+        return respond(question if isinstance(question, str) else "", state, k, mode, show_scores)
+
+    def rerender(state: dict[str, Any] | None, show_scores: bool):
+        state = state or _new_state()
+        messages = list(state["messages"])
+        for idx, rec in state["answers"].items():
+            if 0 <= idx < len(messages):
+                messages[idx] = {"role": "assistant", "content": answer_message_html(
+                    rec["answer"], docs, show_scores=bool(show_scores), mode=rec["mode"])}
+        new_state = dict(state, messages=messages)
+        return messages, _panel(new_state, show_scores), new_state
+
+    def select_message(state: dict[str, Any] | None, show_scores: bool, evt: gr.SelectData):
+        state = state or _new_state()
+        idx = evt.index if isinstance(evt.index, int) else (evt.index[0] if evt.index else None)
+        if idx is not None and idx not in state["answers"] and (idx + 1) in state["answers"]:
+            idx += 1  # a question: show its answer's sources
+        if idx is None or idx not in state["answers"]:
+            return gr.skip(), state
+        new_state = dict(state, current=idx)
+        return _panel(new_state, show_scores), new_state
+
+    def vote(state: dict[str, Any] | None, evt: gr.LikeData):
+        try:
+            state = state or _new_state()
+            idx = evt.index if isinstance(evt.index, int) else (evt.index[0] if evt.index else None)
+            rec = state["answers"].get(idx)
+            if rec is None:
+                return
+            liked = evt.liked
+            v = "up" if liked is True else "down" if liked is False else (str(liked) if liked else "cleared")
+            record = feedback_record(rec["answer"].to_json(), v, mode=rec["mode"], k=rec["k"])
+            if feedback.append(record) and v in ("up", "down"):
+                gr.Info("의견 고맙습니다. 더 나은 답을 만드는 데 쓰겠습니다.", duration=3, title="피드백")
+        except Exception:  # feedback must never break the chat
+            log.exception("recording feedback failed")
+
+    def clear():
+        return "", empty_panel_html(len(docs), n_chunks), _new_state()
+
+    def api_ask(question: str, k: int = DEFAULT_K, mode: str = "hybrid") -> dict:
+        """Answer a Korean question from the documents, with citations.
+
+        Returns Answer.to_json() plus "k" and "mode": {"question", "answer", "found", "confidence",
+        "citations": [{"text", "score", "doc_id", "title", "source", "start", "end", "chunk_id", "scores", "meta"}],
+        "highlights": [[citation_index, start, end]], "k", "mode"}.
+        """
+        try:
+            return ask_json(retriever, question, k, mode)
+        except UserInputError as exc:
+            raise _user_error(str(exc)) from None
+        except Exception:
+            log.exception("/ask failed")
+            raise _user_error(MSG_FAILED) from None
+
+    with gr.Blocks(title="문서 질의응답", analytics_enabled=False) as demo:
+        state = gr.State(_new_state())
+        gr.HTML(_header_html(retriever))
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=7, min_width=380):
+                chatbot = gr.Chatbot(
+                    label="대화",
+                    elem_id="chat",
+                    height=560,
+                    sanitize_html=True,
+                    render_markdown=True,
+                    latex_delimiters=[],
+                    line_breaks=False,
+                    feedback_options=("Like", "Dislike"),
+                    buttons=["copy"],
+                    placeholder=(
+                        "<div style='text-align:center'><b>무엇이든 물어보세요</b><br>"
+                        "<span class='muted'>예: 광주 AI 집적단지 2022년 예산 얼마야?</span></div>"
+                    ),
+                )
+                with gr.Row(equal_height=True):
+                    question = gr.Textbox(
+                        show_label=False, placeholder="문서에 대해 질문을 입력하고 Enter를 누르세요",
+                        elem_id="question", scale=8, lines=1, max_lines=4, max_length=1000, autofocus=True,
+                    )
+                    send = gr.Button("질문하기", variant="primary", scale=1, min_width=96, elem_id="send")
+                examples_ds = gr.Dataset(visible=bool(examples),
+                    label="예시 질문 (누르면 바로 물어봅니다)", components=["textbox"], samples=[[q] for q in examples] or [[""]],
+                    type="values", elem_id="example-questions", samples_per_page=len(examples) or 1,
+                )
+                with gr.Accordion("설정", open=False, elem_id="settings"):
+                    k_slider = gr.Slider(1, k_max, value=k_default, step=1, label="찾아볼 구절 수",
+                                         info=f"답을 고를 때 살펴볼 구절 개수 (최대 {k_max})",
+                                         interactive=k_max > 1, elem_id="k")
+                    mode_radio = gr.Radio(MODE_CHOICES, value="hybrid", label="검색 방식",
+                                          info="하이브리드: 키워드와 의미를 함께 · 키워드: 낱말 일치 · 의미: 뜻이 비슷한 구절",
+                                          elem_id="mode")
+                    show_scores = gr.Checkbox(False, label="점수 보기", info="구절별 검색 점수와 근거 일치도를 표시합니다",
+                                              elem_id="show-scores")
+                with gr.Accordion(f"검색 대상 문서 ({fmt_int(len(docs))}건)", open=False):
+                    gr.HTML(_docs_list_html(retriever))
+            with gr.Column(scale=5, min_width=320):
+                sources = gr.HTML(empty_panel_html(len(docs), n_chunks), elem_id="sources-panel", js_on_load=SCROLL_JS)
+
+        chat_inputs = [question, state, k_slider, mode_radio, show_scores]
+        chat_outputs = [chatbot, question, sources, state]
+        common = dict(api_visibility="private", show_progress="minimal")
+        question.submit(respond, chat_inputs, chat_outputs, show_progress_on=[chatbot], **common)
+        send.click(respond, chat_inputs, chat_outputs, show_progress_on=[chatbot], **common)
+        examples_ds.click(ask_example, [examples_ds, state, k_slider, mode_radio, show_scores], chat_outputs,
+                          show_progress_on=[chatbot], **common)
+        show_scores.change(rerender, [state, show_scores], [chatbot, sources, state], **common)
+        chatbot.select(select_message, [state, show_scores], [sources, state], **common)
+        chatbot.like(vote, [state], None, queue=False, api_visibility="private")
+        chatbot.clear(clear, None, [question, sources, state], **common)
+        gr.api(api_ask, api_name="ask")
+    demo.korag_feedback = feedback  # type: ignore[attr-defined]
+    return demo
+
+
+def launch_app(demo: gr.Blocks, *, host: str = DEFAULT_HOST, port: int | None = DEFAULT_PORT,
+               prevent_thread_lock: bool = False, quiet: bool = False) -> tuple[Any, str, str]:
+    """Queue and launch with safe defaults: local address unless ``host``, no extra file paths, small uploads,
+    no error details to users, bounded concurrency, local fonts."""
+    demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
+    return demo.launch(
+        server_name=host or DEFAULT_HOST,
+        server_port=port,
+        prevent_thread_lock=prevent_thread_lock,
+        show_error=False,
+        max_file_size=MAX_FILE_SIZE,
+        share=False,
+        inbrowser=False,
+        quiet=quiet,
+        ssr_mode=False,
+        mcp_server=False,
+        enable_monitoring=False,
+        footer_links=["api"],
+        theme=THEME,
+        css=CSS,
+    )
