@@ -5,7 +5,7 @@ failed or killed build leaves the previous index untouched and loadable.
 
 >>> report = build_index("corpus", "index")          # doctest: +SKIP
 >>> report.summary()                                 # doctest: +SKIP
-'indexed 4 documents into 41 chunks ...'
+'indexed 4 documents into 31 chunks ...'
 """
 
 from __future__ import annotations
@@ -99,6 +99,23 @@ def _versions() -> dict[str, str]:
         except importlib_metadata.PackageNotFoundError:
             pass
     return out
+
+
+def _remove_stale_builds(out: Path) -> None:
+    """Delete temporary folders of earlier builds of ``out`` whose process is gone (killed or crashed)."""
+    for p in out.parent.glob(f".{out.name}.tmp-*"):
+        try:
+            pid = int(p.name.rsplit("-", 1)[1])
+        except ValueError:
+            continue
+        if pid == os.getpid():
+            continue
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(p, ignore_errors=True)
+        except PermissionError:
+            pass  # another user's live process
 
 
 def _swap_in(tmp: Path, out: Path) -> None:
@@ -195,10 +212,10 @@ def build_index(
     """Index every document under ``corpus_dir`` into the folder ``out_dir`` (replaced atomically).
 
     ``model`` is a sentence-transformers hub id or local folder; ``None`` is the bundled ``use-m3``.
-    A ``userdict.tsv`` (Kiwi format) in the corpus folder extends the analyzer's dictionary.
+    A ``userdict.tsv`` (Kiwi format) and a ``synonyms.tsv`` in the corpus folder extend the analyzer.
 
     >>> build_index("corpus", "/tmp/index").chunks    # doctest: +SKIP
-    41
+    31
     """
     t0 = time.perf_counter()
     corpus = Path(corpus_dir)
@@ -267,6 +284,7 @@ def build_from_documents(
     vectors = chunk_vectors(sent_vecs, title_vecs, rows, [title_index[by_id[r["doc_id"]].title] for r in rows])
 
     out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(out)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)

@@ -9,5 +9,6 @@
 from __future__ import annotations
 
 from .core import MAX_QUERY_CHARS, MODES, Answer, Hit, Retriever, SearchSettings, normalize_query
+from .live import LiveRetriever
 
-__all__ = ["Retriever", "Hit", "Answer", "SearchSettings", "MODES", "MAX_QUERY_CHARS", "normalize_query"]
+__all__ = ["Retriever", "LiveRetriever", "Hit", "Answer", "SearchSettings", "MODES", "MAX_QUERY_CHARS", "normalize_query"]

@@ -55,11 +55,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"건너뜀 {s.source}: {s.reason}", file=sys.stderr)
         print(report.summary(), flush=True)
 
-    from retriever import Retriever
+    from retriever.live import LiveRetriever
 
     print(f"색인을 불러오는 중: {index_dir}", flush=True)
     try:
-        retriever = Retriever.load(index_dir)
+        # follows rebuilds: `python -m indexer CORPUS --out INDEX` while serving switches over atomically
+        retriever = LiveRetriever(index_dir)
     except KoragError as exc:
         print(f"오류: 색인을 열 수 없습니다: {exc}\n다시 만들려면: python -m ui --index {index_dir} --corpus {args.corpus} --rebuild",
               file=sys.stderr)

@@ -273,6 +273,12 @@ def _new_state() -> dict[str, Any]:
     return {"messages": [], "answers": {}, "current": None}
 
 
+def _current(retriever: Any) -> Any:
+    """One index for the whole request: a LiveRetriever's current snapshot, or the retriever itself."""
+    current = getattr(type(retriever), "current", None)
+    return retriever.current() if callable(current) else retriever
+
+
 def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None = None,
                examples: list[str] | None = None) -> gr.Blocks:
     """The chat as a ``gr.Blocks`` (not launched; see :func:`launch_app`).
@@ -291,13 +297,14 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
         rec = state["answers"].get(cur) if cur is not None else None
         if rec is None:
             return empty_panel_html(len(docs), n_chunks)
-        return sources_panel_html(rec["answer"], docs, show_scores=bool(show_scores))
+        return sources_panel_html(rec["answer"], rec.get("docs", docs), show_scores=bool(show_scores))
 
     def respond(question: str, state: dict[str, Any] | None, k: float, mode: str, show_scores: bool):
         state = state or _new_state()
         # in the chat a bad question is a notice, not an error: an error would blank the conversation
+        r = _current(retriever)  # the index that answers this request, even if a rebuild lands meanwhile
         try:
-            answer, kk, m = ask_answer(retriever, question, k, mode)
+            answer, kk, m = ask_answer(r, question, k, mode)
         except UserInputError as exc:
             gr.Warning(str(exc), title=MSG_TITLE)
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -308,10 +315,10 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
         messages = list(state["messages"])
         messages.append({"role": "user", "content": user_message_html(answer.question)})
         messages.append({"role": "assistant",
-                         "content": answer_message_html(answer, docs, show_scores=bool(show_scores), mode=m)})
+                         "content": answer_message_html(answer, r.docs, show_scores=bool(show_scores), mode=m)})
         idx = len(messages) - 1
         answers = dict(state["answers"])
-        answers[idx] = {"answer": answer, "k": kk, "mode": m}
+        answers[idx] = {"answer": answer, "k": kk, "mode": m, "docs": r.docs}
         new_state = {"messages": messages, "answers": answers, "current": idx}
         return messages, "", _panel(new_state, show_scores), new_state
 
@@ -325,7 +332,7 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
         for idx, rec in state["answers"].items():
             if 0 <= idx < len(messages):
                 messages[idx] = {"role": "assistant", "content": answer_message_html(
-                    rec["answer"], docs, show_scores=bool(show_scores), mode=rec["mode"])}
+                    rec["answer"], rec.get("docs", docs), show_scores=bool(show_scores), mode=rec["mode"])}
         new_state = dict(state, messages=messages)
         return messages, _panel(new_state, show_scores), new_state
 
@@ -365,7 +372,7 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
         "highlights": [[citation_index, start, end]], "k", "mode"}.
         """
         try:
-            return ask_json(retriever, question, k, mode)
+            return ask_json(_current(retriever), question, k, mode)
         except UserInputError as exc:
             raise _user_error(str(exc)) from None
         except Exception:

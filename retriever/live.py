@@ -1,0 +1,99 @@
+"""Serve an index folder that may be rebuilt while it is in use.
+
+``python -m indexer`` swaps a rebuilt index in atomically; :class:`LiveRetriever` notices the new
+``manifest.json``, loads the new index in the background, and switches over in one assignment. Queries keep
+running on the previous index until then, and keep running on it if the new one cannot be loaded.
+
+>>> live = LiveRetriever("index")                   # doctest: +SKIP
+>>> r = live.current()                              # a consistent snapshot for one request
+>>> r.ask("AX 실증산단 공모 기간은?").text             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from indexer.format import MANIFEST_FILE
+
+from .core import Retriever
+
+__all__ = ["LiveRetriever"]
+
+log = logging.getLogger(__name__)
+
+
+def _signature(index_dir: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(index_dir / MANIFEST_FILE)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class LiveRetriever:
+    """A :class:`Retriever` that follows rebuilds of its index folder. Thread-safe.
+
+    ``check_interval``: seconds between looks at the manifest (a ``stat``); ``load_kwargs`` go to
+    :meth:`Retriever.load`. Attribute access (``search``, ``ask``, ``docs`` …) goes to the current index;
+    call :meth:`current` once per request to use one index for the whole request.
+    """
+
+    def __init__(self, index_dir: str | os.PathLike[str], *, check_interval: float = 1.0, **load_kwargs: Any) -> None:
+        self.index_dir = Path(index_dir)
+        self.check_interval = check_interval
+        self._load_kwargs = load_kwargs
+        self._sig = _signature(self.index_dir)
+        self._retriever = Retriever.load(self.index_dir, **load_kwargs)
+        self._lock = threading.Lock()
+        self._next_check = time.monotonic() + check_interval
+        self._loading: threading.Thread | None = None
+        self.reloads = 0
+        self.last_error: str | None = None
+
+    def current(self) -> Retriever:
+        """The index to answer this request with; starts a background reload when the folder changed."""
+        now = time.monotonic()
+        if now >= self._next_check:
+            with self._lock:
+                if now >= self._next_check and (self._loading is None or not self._loading.is_alive()):
+                    self._next_check = now + self.check_interval
+                    sig = _signature(self.index_dir)
+                    if sig is not None and sig != self._sig:
+                        self._loading = threading.Thread(target=self._reload, args=(sig,), name="index-reload", daemon=True)
+                        self._loading.start()
+        return self._retriever
+
+    def _reload(self, sig: tuple[int, int, int]) -> None:
+        try:
+            fresh = Retriever.load(self.index_dir, **self._load_kwargs)
+        except Exception as exc:  # a broken rebuild: keep serving the previous index, say why in the log
+            self.last_error = str(exc)
+            log.warning("index %s changed but could not be loaded; still serving the previous one: %s", self.index_dir, exc)
+            with self._lock:
+                self._sig = sig  # do not retry the same broken files on every request
+            return
+        with self._lock:
+            self._retriever = fresh
+            self._sig = sig
+            self.reloads += 1
+            self.last_error = None
+        log.info("now serving the rebuilt index %s (%d chunks)", self.index_dir, len(fresh))
+
+    def wait_for_reload(self, timeout: float = 60.0) -> None:
+        """Block until a reload in progress (if any) has finished (for tests and scripts)."""
+        t = self._loading
+        if t is not None:
+            t.join(timeout)
+
+    def __len__(self) -> int:
+        return len(self.current())
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.current(), name)
