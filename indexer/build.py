@@ -245,6 +245,8 @@ def build_from_documents(
     import bm25s
     import faiss
 
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s turns on its DEBUG messages when imported
+
     from .embedding import DEFAULT_MODEL, encode_documents, load_model, model_dimension
 
     t0 = time.perf_counter() if started is None else started
@@ -274,6 +276,7 @@ def build_from_documents(
     model_id = model or DEFAULT_MODEL
     st_model = load_model(model)
     dim = model_dimension(st_model)
+    encode_documents(st_model, [docs[0].title or "warm-up"])  # loads the tokenizer: keep it out of the speed figure
     te = time.perf_counter()
     sent_vecs = encode_documents(st_model, sent_texts, batch_size=batch_size, show_progress_bar=progress)
     title_vecs = encode_documents(st_model, titles, batch_size=batch_size)

@@ -179,6 +179,9 @@ def _cut_tail(lines: list[str]) -> list[str]:
     """Cut a related-news / "더보기" tail that starts in the second half of the page."""
     content = [i for i, line in enumerate(lines) if line]
     if len(content) < 4:
+        # too short to tell an article from its tail, unless nothing but tail markers is left
+        if all(len(lines[i]) <= 20 and _TAIL_MARKER.match(lines[i]) for i in content):
+            return []
         return lines
     half = content[len(content) // 2]
     for i in range(half, len(lines)):

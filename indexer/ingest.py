@@ -132,8 +132,18 @@ def html_to_text(html: str) -> tuple[str, str | None]:
             tag.decompose()
     h1 = soup.find("h1")
     title_tag = soup.find("title")
-    title = (h1.get_text(" ", strip=True) if h1 else None) or (title_tag.get_text(" ", strip=True) if title_tag else None)
+    # an unclosed <title> swallows the rest of the page (the parser nests it inside): keep only its own text
+    swallowed = title_tag is not None and title_tag.find(True) is not None
+    title_text = None
     if title_tag:
+        title_text = (" ".join(s.strip() for s in title_tag.find_all(string=True, recursive=False)).strip() if swallowed
+                      else title_tag.get_text(" ", strip=True))
+    title = (h1.get_text(" ", strip=True) if h1 else None) or title_text
+    if title_tag and swallowed:
+        for s in title_tag.find_all(string=True, recursive=False):
+            s.extract()
+        title_tag.unwrap()
+    elif title_tag:
         title_tag.decompose()
     blocks = ("p", "div", "li", "tr", "br", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
               "table", "ul", "ol", "dd", "dt", "blockquote", "pre", "figcaption", "caption", "main")

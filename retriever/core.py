@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import threading
@@ -21,7 +22,7 @@ import numpy as np
 
 from indexer.analyzer import AnalyzerConfig, KoreanAnalyzer
 from indexer.clean import normalize_unicode
-from indexer.errors import IndexFormatError, ModelMismatchError
+from indexer.errors import IndexFormatError, ModelMismatchError, ModelNotAvailableError
 from indexer.format import (
     BM25_DIR,
     CHUNKS_FILE,
@@ -201,6 +202,7 @@ class Retriever:
 
         from indexer.embedding import load_model, model_dimension
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s turns on its DEBUG messages when imported
         d = Path(index_dir)
         hint = f"rebuild it: python -m indexer CORPUS --out {d}"
         manifest = read_manifest(d)
@@ -239,7 +241,12 @@ class Retriever:
             )
         if dense.d != dim:
             raise ModelMismatchError(f"{str(d)!r}: FAISS dimension {dense.d} differs from the manifest's {dim}; {hint}")
-        st = load_model(built_with)
+        try:
+            st = load_model(built_with)
+        except ModelNotAvailableError as exc:
+            raise ModelNotAvailableError(
+                f"{exc}\nOr rebuild the index with a model you have: python -m indexer CORPUS --out {d} [--model NAME]"
+            ) from None
         if model_dimension(st) != dim:
             raise ModelMismatchError(
                 f"model {built_with!r} now gives {model_dimension(st)}-dim vectors but {str(d)!r} holds {dim}-dim ones "

@@ -139,6 +139,47 @@ def test_chat_answers_8_concurrent_clients(seed_index: Path) -> None:
         demo.close()
 
 
+def test_chat_keeps_answering_while_the_index_is_rebuilt(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from gradio_client import Client
+
+    from ui.app import create_app, launch_app
+
+    out = tmp_path / "index"
+    build_index(_small_corpus(tmp_path / "c1"), out, model=str(tiny_model_dir), progress=False)
+    live = LiveRetriever(out, check_interval=0.05)
+    demo = create_app(live, feedback_path=tmp_path / "feedback.jsonl", examples=[])
+    launch_app(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
+    errors: list[BaseException] = []
+    sources: set[str] = set()
+    stop = threading.Event()
+
+    def client() -> None:
+        c = Client(demo.local_url, verbose=False)
+        while not stop.is_set():
+            try:
+                res = c.predict("양자컴퓨팅 연구 투자", api_name="/ask")
+                sources.update(x["source"] for x in res["citations"])
+            except BaseException as exc:  # noqa: BLE001 - any failed query fails the test
+                errors.append(exc)
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        build_index(_small_corpus(tmp_path / "c2", extra=True), out, model=str(tiny_model_dir), progress=False)
+        deadline = time.monotonic() + 60
+        while "new.txt" not in sources and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+        demo.close()
+    assert errors == []
+    assert live.reloads == 1 and "new.txt" in sources  # answers came from the new index once it was in
+
+
 def _free_port() -> int:
     import socket
 

@@ -104,11 +104,19 @@ def test_long_and_odd_queries(r: Retriever) -> None:
 
 
 def test_one_retriever_serves_many_threads(r: Retriever) -> None:
-    qs = ["광주 AI 집적단지 예산", "AX 실증산단 공모 기간", "GPU 확보 계획", "RIS 지역혁신플랫폼", "딥시크",
-          "인공지능 사관학교 졸업생", "국가 AI 컴퓨팅 센터", "스마트그린산단 지정"] * 5
-    serial = [[(h.chunk_id, round(h.score, 6)) for h in r.search(q, k=5)] for q in qs]
-    answers = [r.ask(q).text for q in qs]
+    base = ["광주 AI 집적단지 예산", "AX 실증산단 공모 기간", "GPU 확보 계획", "RIS 지역혁신플랫폼", "딥시크",
+            "인공지능 사관학교 졸업생", "국가 AI 컴퓨팅 센터", "스마트그린산단 지정", "기재부 2차관 현장방문", "AI 혁신펀드"]
+    modes = ["hybrid", "bm25", "dense", "ask"]
+    jobs = [(base[i % len(base)], modes[i % len(modes)], 1 + i % 5) for i in range(800)]  # 8 threads x 100
+
+    def run(job: tuple[str, str, int]) -> object:
+        q, mode, k = job
+        if mode == "ask":
+            a = r.ask(q, k=k)
+            return (a.text, a.found, [h.chunk_id for h in a.citations])
+        return [(h.chunk_id, round(h.score, 6)) for h in r.search(q, k=k, mode=mode)]
+
+    serial = [run(j) for j in jobs]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        parallel = list(pool.map(lambda q: [(h.chunk_id, round(h.score, 6)) for h in r.search(q, k=5)], qs))
-        parallel_answers = list(pool.map(lambda q: r.ask(q).text, qs))
-    assert parallel == serial and parallel_answers == answers
+        parallel = list(pool.map(run, jobs))
+    assert parallel == serial
