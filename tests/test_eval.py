@@ -116,3 +116,18 @@ def test_bad_qa_file_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text('{"id": "x", "question": "질문"}\n{"id": "y"}\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"qa.jsonl:2"):
         load_qa(bad)
+
+
+def test_bench_synthesises_real_korean_documents() -> None:
+    from eval.bench import synthesise
+
+    a = synthesise(REPO / "corpus", 40, seed=1)
+    b = synthesise(REPO / "corpus", 40, seed=1)
+    assert [d.text for d in a] == [d.text for d in b] and len(a) == 20
+    from indexer.ingest import load_corpus
+
+    corpus = "\n".join(d.text for d in load_corpus(REPO / "corpus", progress=False)[0])  # the clean texts
+    for d in a[:5]:
+        assert len(d.text) >= 1000
+        for line in d.text.splitlines():
+            assert line in corpus  # recombined sentences of the corpus, not made-up text
