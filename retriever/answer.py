@@ -25,32 +25,18 @@ _PERSON = re.compile(r"[가-힣]{2,4}\s?(?:장관|차관|실장|국장|과장|�
 _PLACE = re.compile(r"[가-힣]+(?:시|도|군|구|동|지구|센터|캠프|클러스터|단지|청사|대학교?|원)\b")
 
 
+_ASKS = {"number": _Q_NUMBER, "date": _Q_DATE, "person": _Q_PERSON, "place": _Q_PLACE}
+_OFFERS = {"number": _NUMBER, "date": _DATE, "person": _PERSON, "place": _PLACE}
+
+
 def expected_types(question: str) -> frozenset[str]:
     """Answer types a question asks for: any of "number", "date", "person", "place" (may be empty)."""
-    out = set()
-    if _Q_NUMBER.search(question):
-        out.add("number")
-    if _Q_DATE.search(question):
-        out.add("date")
-    if _Q_PERSON.search(question):
-        out.add("person")
-    if _Q_PLACE.search(question):
-        out.add("place")
-    return frozenset(out)
+    return frozenset(kind for kind, rx in _ASKS.items() if rx.search(question))
 
 
 def sentence_types(sentence: str) -> frozenset[str]:
     """Answer types a sentence can supply."""
-    out = set()
-    if _NUMBER.search(sentence):
-        out.add("number")
-    if _DATE.search(sentence):
-        out.add("date")
-    if _PERSON.search(sentence):
-        out.add("person")
-    if _PLACE.search(sentence):
-        out.add("place")
-    return frozenset(out)
+    return frozenset(kind for kind, rx in _OFFERS.items() if rx.search(sentence))
 
 
 _DIGITS = re.compile(r"\d[\d,.]*")
