@@ -100,3 +100,22 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     out = tmp_path_factory.mktemp("seed") / "index"
     build_index(CORPUS_DIR, out, progress=False)
     return out
+
+
+def launch_local(demo):  # noqa: ANN001, ANN201 - a gr.Blocks in, its local URL out
+    """Launch a Gradio app on a free loopback port (retrying if the port is taken meanwhile); return its URL."""
+    import socket
+
+    from ui.app import launch_app
+
+    last: Exception | None = None
+    for _ in range(3):  # a free port can be taken between the probe and the launch
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        try:
+            _, url, _ = launch_app(demo, port=port, prevent_thread_lock=True, quiet=True)
+            return url
+        except OSError as exc:
+            last = exc
+    raise RuntimeError(f"could not launch the app: {last}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -37,10 +36,6 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +52,8 @@ def chromium_ok() -> None:
 def app(chromium_ok, tmp_path_factory: pytest.TempPathFactory):
     from indexer import build_index
     from retriever import Retriever
-    from ui.app import create_app, launch_app
+    from conftest import launch_local
+    from ui.app import create_app
 
     root = tmp_path_factory.mktemp("browser")
     index = root / "index"
@@ -65,15 +61,7 @@ def app(chromium_ok, tmp_path_factory: pytest.TempPathFactory):
     retriever = Retriever.load(index)
     feedback = root / "feedback.jsonl"
     demo = create_app(retriever, feedback_path=feedback)
-    last: Exception | None = None
-    for _ in range(3):
-        try:
-            _, url, _ = launch_app(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
-            break
-        except OSError as exc:
-            last = exc
-    else:
-        raise RuntimeError(f"could not launch the app: {last}")
+    url = launch_local(demo)
     yield {"url": url, "retriever": retriever, "feedback": feedback}
     demo.close()
 

@@ -12,7 +12,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 
 from indexer import build_index
 from indexer.format import read_manifest
@@ -118,10 +117,11 @@ def test_kill_9_during_a_build_leaves_the_previous_index(tmp_path: Path, tiny_mo
 def test_chat_answers_8_concurrent_clients(seed_index: Path) -> None:
     from gradio_client import Client
 
-    from ui.app import create_app, launch_app
+    from conftest import launch_local
+    from ui.app import create_app
 
     demo = create_app(LiveRetriever(seed_index), feedback_path=seed_index.parent / "feedback.jsonl")
-    launch_app(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
+    launch_local(demo)
     try:
         url = demo.local_url
         questions = ["광주 AI 집적단지 2022년 예산 얼마야?", "AX 실증산단 공모 기간은?", "GPU 1만장 확보",
@@ -142,13 +142,14 @@ def test_chat_answers_8_concurrent_clients(seed_index: Path) -> None:
 def test_chat_keeps_answering_while_the_index_is_rebuilt(tmp_path: Path, tiny_model_dir: Path) -> None:
     from gradio_client import Client
 
-    from ui.app import create_app, launch_app
+    from conftest import launch_local
+    from ui.app import create_app
 
     out = tmp_path / "index"
     build_index(_small_corpus(tmp_path / "c1"), out, model=str(tiny_model_dir), progress=False)
     live = LiveRetriever(out, check_interval=0.05)
     demo = create_app(live, feedback_path=tmp_path / "feedback.jsonl", examples=[])
-    launch_app(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
+    launch_local(demo)
     errors: list[BaseException] = []
     sources: set[str] = set()
     stop = threading.Event()
@@ -178,11 +179,3 @@ def test_chat_keeps_answering_while_the_index_is_rebuilt(tmp_path: Path, tiny_mo
         demo.close()
     assert errors == []
     assert live.reloads == 1 and "new.txt" in sources  # answers came from the new index once it was in
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -6,7 +6,6 @@ One index build and one app launch per module.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from pathlib import Path
 
@@ -17,7 +16,8 @@ gradio_client = pytest.importorskip("gradio_client")
 from indexer import build_index  # noqa: E402
 from retriever import Retriever  # noqa: E402
 from retriever.core import Answer, Hit  # noqa: E402
-from ui.app import MSG_EMPTY, ask_answer, create_app, example_questions, launch_app  # noqa: E402
+from conftest import launch_local  # noqa: E402
+from ui.app import MSG_EMPTY, ask_answer, create_app, example_questions  # noqa: E402
 from ui.feedback import FeedbackLog, default_feedback_path, feedback_record  # noqa: E402
 from ui.render import (  # noqa: E402
     CLOSEST,
@@ -37,10 +37,6 @@ QA = {item["id"]: item for item in map(json.loads, (REPO / "eval" / "qa.jsonl").
 GOOD = ["q001", "q028", "q029", "q050", "q063", "q065", "q075", "q077"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -59,15 +55,7 @@ def retriever(index_dir: Path) -> Retriever:
 def server(retriever: Retriever, index_dir: Path):
     feedback = index_dir.parent / "feedback.jsonl"
     demo = create_app(retriever, feedback_path=feedback)
-    last: Exception | None = None
-    for _ in range(3):  # a free port can be taken between the probe and the launch
-        try:
-            _, url, _ = launch_app(demo, port=free_port(), prevent_thread_lock=True, quiet=True)
-            break
-        except OSError as exc:
-            last = exc
-    else:
-        raise RuntimeError(f"could not launch the app: {last}")
+    url = launch_local(demo)
     yield url, demo
     demo.close()
 

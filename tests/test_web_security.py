@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -10,21 +9,16 @@ from pathlib import Path
 import pytest
 
 from retriever import LiveRetriever
-from ui.app import MSG_FAILED, create_app, launch_app
+from conftest import launch_local
+from ui.app import MSG_FAILED, create_app
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def app_url(seed_index: Path):
     demo = create_app(LiveRetriever(seed_index), feedback_path=seed_index.parent / "feedback.jsonl")
-    launch_app(demo, port=_free_port(), prevent_thread_lock=True, quiet=True)
+    launch_local(demo)
     yield demo.local_url.rstrip("/"), demo
     demo.close()
 
