@@ -29,22 +29,28 @@ import numpy as np
 
 from .analyzer import AnalyzerConfig, KoreanAnalyzer, read_synonyms, read_userdict
 from .chunker import pack_sentences
-from .errors import CorpusError
+from .errors import CorpusError, KoragError
 from .format import (
     BM25_DIR,
+    BM25_VOCAB_FILE,
     CHUNKS_FILE,
     DENSE_FILE,
     DOCS_FILE,
     FORMAT_NAME,
     FORMAT_VERSION,
     MANIFEST_FILE,
+    SENTENCE_OFFSETS_FILE,
+    SENTENCE_SPANS_FILE,
+    SENTENCE_TERMS_FILE,
     SENTENCE_VECTORS_FILE,
-    SENTENCES_FILE,
     file_sha256,
+    read_jsonl,
+    read_manifest,
+    verify_files,
 )
 from .ingest import Document, Skipped, load_corpus
 
-__all__ = ["BuildReport", "build_index", "build_from_documents", "DEFAULT_CHUNK_SIZE", "DEFAULT_OVERLAP", "BM25_PARAMS"]
+__all__ = ["BuildReport", "UpdateStats", "build_index", "build_from_documents", "DEFAULT_CHUNK_SIZE", "DEFAULT_OVERLAP", "BM25_PARAMS"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +60,24 @@ DEFAULT_OVERLAP = 1
 BM25_PARAMS = {"k1": 0.9, "b": 0.5, "method": "lucene"}
 # weight of the document title's vector in a chunk's vector (see chunk_vectors)
 TITLE_WEIGHT = 0.6
+
+
+@dataclass(frozen=True)
+class UpdateStats:
+    """What an incremental build reused: documents kept as they were, added, changed and removed."""
+
+    reused: int = 0
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    reason: str = ""  # why nothing was reused (empty when an existing index was updated)
+
+    def summary(self) -> str:
+        if not self.reason and not (self.added or self.changed or self.removed):
+            return f"already up to date ({self.reused} documents unchanged)"
+        if self.reason:
+            return f"full build ({self.reason})"
+        return f"updated: {self.added} added, {self.changed} changed, {self.removed} removed, {self.reused} unchanged"
 
 
 @dataclass
@@ -69,10 +93,8 @@ class BuildReport:
     sentences: int = 0
     embed_seconds: float = 0.0
     model: str = ""
-
-    @property
-    def chunks_per_second(self) -> float:
-        return self.chunks / self.embed_seconds if self.embed_seconds > 0 else float("inf")
+    update: UpdateStats = field(default_factory=UpdateStats)
+    embedded_chunks: int = 0  # chunks of the documents split and embedded by this build (all, unless incremental)
 
     def size_distribution(self) -> str:
         s = sorted(self.chunk_sizes)
@@ -82,10 +104,11 @@ class BuildReport:
         return f"min {s[0]} / p25 {q[0]:.0f} / median {q[1]:.0f} / p75 {q[2]:.0f} / max {s[-1]} chars"
 
     def summary(self) -> str:
+        embedding = (f"embedding {self.embedded_chunks / self.embed_seconds:.0f} chunks/s ({self.embedded_chunks} chunks, "
+                     f"{self.sentences} sentences)" if self.embedded_chunks and self.embed_seconds > 0 else "nothing to embed")
         return (
             f"indexed {self.documents} documents into {self.chunks} chunks ({self.size_distribution()}); "
-            f"{len(self.skipped)} files skipped; embedding {self.chunks_per_second:.0f} chunks/s "
-            f"({self.sentences} sentences) with {self.model}; "
+            f"{len(self.skipped)} files skipped; {self.update.summary()}; {embedding} with {self.model}; "
             f"{self.seconds:.1f} s -> {self.out_dir}"
         )
 
@@ -139,34 +162,16 @@ def _swap_in(tmp: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _chunk_documents(
-    docs: list[Document], analyzer: KoreanAnalyzer, chunk_size: int, overlap: int, progress: bool
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Chunks (with the rows of their sentences) and the unique sentences of every document."""
-    from tqdm.auto import tqdm
+@dataclass
+class _Part:
+    """One document's share of an index; sentence rows are local to the document."""
 
-    rows: list[dict[str, Any]] = []
-    sentences: list[dict[str, Any]] = []
-    for doc in tqdm(docs, desc="splitting", unit="doc", disable=not progress or None):
-        spans = analyzer.sentences(doc.text)
-        row_of: dict[tuple[int, int], int] = {}
-        for n, ch in enumerate(pack_sentences(doc.text, spans, chunk_size=chunk_size, overlap=overlap)):
-            sent_rows = []
-            for span in ch.sentences:
-                if span not in row_of:
-                    row_of[span] = len(sentences)
-                    sentences.append({"doc_id": doc.id, "start": span[0], "end": span[1]})
-                sent_rows.append(row_of[span])
-            rows.append({
-                "id": f"{doc.id}#{n}",
-                "doc_id": doc.id,
-                "start": ch.start,
-                "end": ch.end,
-                "text": doc.text[ch.start:ch.end],
-                "sents": [[s - ch.start, e - ch.start] for s, e in ch.sentences],
-                "sent_rows": sent_rows,
-            })
-    return rows, sentences
+    chunks: list[dict[str, Any]]  # {"start", "end", "sents" (relative spans), "sent_rows" (local rows)}
+    spans: list[tuple[int, int]]  # sentence spans, document offsets
+    terms: list[list[str]]  # the analyzer's terms of each sentence
+    title_terms: list[str]
+    sent_vecs: np.ndarray  # (sentences, dim) float16
+    chunk_vecs: np.ndarray  # (chunks, dim) float32
 
 
 def chunk_vectors(sentence_vectors: np.ndarray, title_vectors: np.ndarray, rows: list[dict[str, Any]],
@@ -179,6 +184,108 @@ def chunk_vectors(sentence_vectors: np.ndarray, title_vectors: np.ndarray, rows:
         v = v / max(float(np.linalg.norm(v)), 1e-12) + TITLE_WEIGHT * title_vectors[title_row[i]]
         out[i] = v / max(float(np.linalg.norm(v)), 1e-12)
     return out
+
+
+def _process(docs: list[Document], analyzer: KoreanAnalyzer, encoder: Any, chunk_size: int, overlap: int,
+             batch_size: int, progress: bool) -> tuple[list[_Part], float]:
+    """Split, analyse and embed ``docs``; returns one part per document and the seconds spent embedding."""
+    from tqdm.auto import tqdm
+
+    from .embedding import encode_documents
+
+    per_doc: list[tuple[list[dict[str, Any]], list[tuple[int, int]]]] = []
+    for doc in tqdm(docs, desc="splitting", unit="doc", disable=not progress or None):
+        spans = analyzer.sentences(doc.text)
+        row_of: dict[tuple[int, int], int] = {}
+        used: list[tuple[int, int]] = []
+        chunks = []
+        for ch in pack_sentences(doc.text, spans, chunk_size=chunk_size, overlap=overlap):
+            rows = []
+            for span in ch.sentences:
+                if span not in row_of:
+                    row_of[span] = len(used)
+                    used.append(span)
+                rows.append(row_of[span])
+            chunks.append({"start": ch.start, "end": ch.end,
+                           "sents": [[s - ch.start, e - ch.start] for s, e in ch.sentences], "sent_rows": rows})
+        per_doc.append((chunks, used))
+    texts = [doc.text[s:e] for doc, (_, used) in zip(docs, per_doc) for s, e in used]
+    terms: list[list[str]] = []
+    step = 512
+    for i in tqdm(range(0, len(texts), step), desc="analysing", unit="batch", disable=not progress or None):
+        terms.extend(analyzer.analyze_many(texts[i:i + step]))
+    titles = sorted({d.title for d in docs})
+    title_terms = dict(zip(titles, analyzer.analyze_many(titles)))
+    t = time.perf_counter()
+    sent_vecs = encode_documents(encoder, texts, batch_size=batch_size, show_progress_bar=progress)
+    title_vecs = encode_documents(encoder, titles, batch_size=batch_size)
+    embed_seconds = time.perf_counter() - t
+    if sent_vecs.shape[0] != len(texts):
+        raise RuntimeError(f"the model returned {sent_vecs.shape[0]} vectors for {len(texts)} sentences")
+    title_row = {title: i for i, title in enumerate(titles)}
+    parts = []
+    first = 0
+    for doc, (chunks, used) in zip(docs, per_doc):
+        vecs = sent_vecs[first:first + len(used)]
+        cvecs = chunk_vectors(vecs, title_vecs, chunks, [title_row[doc.title]] * len(chunks))
+        parts.append(_Part(chunks, used, terms[first:first + len(used)], title_terms[doc.title],
+                           vecs.astype(np.float16), cvecs))
+        first += len(used)
+    return parts, embed_seconds
+
+
+def _settings(model_id: str, config: AnalyzerConfig, chunk_size: int, overlap: int) -> dict[str, Any]:
+    """What an index's reusable parts depend on (compared before an incremental update)."""
+    return {"model": model_id, "analyzer": config.to_json(), "chunk_size": chunk_size, "overlap": overlap,
+            "title_weight": TITLE_WEIGHT}
+
+
+def _previous_parts(out: Path, settings: dict[str, Any]) -> tuple[dict[str, tuple[dict[str, Any], _Part]], str]:
+    """Documents of the index at ``out`` that an update may reuse (by id: record and part), or why none."""
+    import faiss
+
+    from .dense import stored_vectors
+
+    if not (out / MANIFEST_FILE).is_file():
+        return {}, "no index yet"
+    try:
+        manifest = read_manifest(out)
+        old = manifest.get("build_settings")
+        if old != settings:
+            return {}, "the model, analyzer or chunker settings changed"
+        verify_files(out, manifest)
+        docs = read_jsonl(out / DOCS_FILE)
+        chunks = read_jsonl(out / CHUNKS_FILE)
+        spans = np.load(out / SENTENCE_SPANS_FILE)
+        term_ids = np.load(out / SENTENCE_TERMS_FILE)
+        offsets = np.load(out / SENTENCE_OFFSETS_FILE)
+        sent_vecs = np.load(out / SENTENCE_VECTORS_FILE, mmap_mode="r")
+        vocab = json.loads((out / BM25_DIR / BM25_VOCAB_FILE).read_text(encoding="utf-8"))
+        chunk_vecs = stored_vectors(faiss.read_index(str(out / DENSE_FILE)))
+    except Exception as exc:  # a damaged or foreign index is rebuilt in full, never reused
+        log.warning("not reusing %s (%s); building it in full", out, exc)
+        return {}, f"the existing index could not be reused ({exc})"
+    words = {i: t for t, i in vocab.items()}
+    by_doc: dict[str, list[int]] = {}
+    for i, c in enumerate(chunks):
+        by_doc.setdefault(c["doc_id"], []).append(i)
+    out_parts = {}
+    for row, rec in enumerate(docs):
+        rows = by_doc.get(rec["id"], [])
+        sent_rows = np.flatnonzero(spans[:, 0] == row) if rows else np.zeros(0, dtype=np.int64)
+        first = int(sent_rows[0]) if len(sent_rows) else 0
+        part_chunks = [{"start": chunks[i]["start"], "end": chunks[i]["end"], "sents": chunks[i]["sents"],
+                        "sent_rows": [j - first for j in chunks[i]["sent_rows"]]} for i in rows]
+        part = _Part(
+            part_chunks,
+            [(int(s), int(e)) for _, s, e in spans[sent_rows]],
+            [[words[int(t)] for t in term_ids[offsets[j]:offsets[j + 1]]] for j in sent_rows],
+            list(rec.get("terms", [])),
+            np.asarray(sent_vecs[sent_rows], dtype=np.float16),
+            chunk_vecs[rows],
+        )
+        out_parts[rec["id"]] = ({k: v for k, v in rec.items() if k != "terms"}, part)
+    return out_parts, ""
 
 
 def corpus_analyzer_config(corpus: Path) -> AnalyzerConfig:
@@ -208,11 +315,16 @@ def build_index(
     analyzer_config: AnalyzerConfig | None = None,
     batch_size: int = 64,
     progress: bool = True,
+    incremental: bool = True,
+    dense_kind: str = "auto",
 ) -> BuildReport:
     """Index every document under ``corpus_dir`` into the folder ``out_dir`` (replaced atomically).
 
     ``model`` is a sentence-transformers hub id or local folder; ``None`` is the bundled ``use-m3``.
     A ``userdict.tsv`` (Kiwi format) and a ``synonyms.tsv`` in the corpus folder extend the analyzer.
+    When ``out_dir`` already holds an index built with the same model and settings, only added, changed
+    and removed documents are processed (``incremental=False`` rebuilds everything); the result is the
+    same as a full rebuild. ``dense_kind``: "auto", "flat" or "ivf" (see :mod:`indexer.dense`).
 
     >>> build_index("corpus", "/tmp/index").chunks    # doctest: +SKIP
     31
@@ -225,7 +337,8 @@ def build_index(
     docs, skipped = load_corpus(corpus, progress=progress)
     config = analyzer_config or corpus_analyzer_config(corpus)
     return build_from_documents(docs, out, skipped=skipped, model=model, chunk_size=chunk_size, overlap=overlap,
-                                analyzer_config=config, batch_size=batch_size, progress=progress, started=t0)
+                                analyzer_config=config, batch_size=batch_size, progress=progress, started=t0,
+                                incremental=incremental, dense_kind=dense_kind)
 
 
 def build_from_documents(
@@ -240,52 +353,152 @@ def build_from_documents(
     batch_size: int = 64,
     progress: bool = True,
     started: float | None = None,
+    incremental: bool = False,
+    dense_kind: str = "auto",
+    analyzer: KoreanAnalyzer | None = None,
+    encoder: Any = None,
 ) -> BuildReport:
-    """Index already-loaded documents (e.g. an eval dataset) into ``out_dir``, atomically."""
-    import bm25s
-    import faiss
+    """Index already-loaded documents (e.g. an eval dataset) into ``out_dir``, atomically.
 
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s turns on its DEBUG messages when imported
-
-    from .embedding import DEFAULT_MODEL, encode_documents, load_model, model_dimension
+    ``incremental``: when ``out_dir`` holds an index built with the same model and settings, documents
+    whose id, title, metadata and clean text are unchanged keep their chunks, terms and vectors; only added
+    and changed documents are split, analysed and embedded, and BM25 and FAISS are rebuilt over the result
+    (identical to a full rebuild). ``dense_kind``: "auto" (exact below ``dense.FLAT_MAX`` chunks, IVF
+    above), "flat" or "ivf". ``analyzer``/``encoder``: an already-built analyzer or loaded model to use.
+    """
+    from . import dense as dense_index
+    from .embedding import DEFAULT_MODEL, load_model, model_dimension
 
     t0 = time.perf_counter() if started is None else started
     out = Path(out_dir)
     skipped = list(skipped or [])
     if not docs:
         raise CorpusError("no documents to index")
-    config = analyzer_config or AnalyzerConfig()
-    analyzer = KoreanAnalyzer(config)
-    for w in analyzer.warnings:
-        log.warning(w)
-
-    rows, sentences = _chunk_documents(docs, analyzer, chunk_size, overlap, progress)
-    by_id = {d.id: d for d in docs}
-
-    from tqdm.auto import tqdm
-
-    sent_texts = [by_id[x["doc_id"]].text[x["start"]:x["end"]] for x in sentences]
-    step = 512
-    for i in tqdm(range(0, len(sent_texts), step), desc="analysing", unit="batch", disable=not progress or None):
-        for x, terms in zip(sentences[i:i + step], analyzer.analyze_many(sent_texts[i:i + step])):
-            x["terms"] = terms
-    titles = sorted({d.title for d in docs})
-    title_terms = dict(zip(titles, analyzer.analyze_many(titles)))
-    tokens = [title_terms[by_id[r["doc_id"]].title] + [t for j in r["sent_rows"] for t in sentences[j]["terms"]] for r in rows]
-
+    config = analyzer_config or (analyzer.config if analyzer is not None else AnalyzerConfig())
+    if analyzer is None:
+        analyzer = KoreanAnalyzer(config)
+        for w in analyzer.warnings:
+            log.warning(w)
     model_id = model or DEFAULT_MODEL
-    st_model = load_model(model)
-    dim = model_dimension(st_model)
-    encode_documents(st_model, [docs[0].title or "warm-up"])  # loads the tokenizer: keep it out of the speed figure
-    te = time.perf_counter()
-    sent_vecs = encode_documents(st_model, sent_texts, batch_size=batch_size, show_progress_bar=progress)
-    title_vecs = encode_documents(st_model, titles, batch_size=batch_size)
-    embed_seconds = time.perf_counter() - te
-    if sent_vecs.shape != (len(sentences), dim):
-        raise RuntimeError(f"model {model_id!r} returned vectors of shape {sent_vecs.shape}, expected ({len(sentences)}, {dim})")
-    title_index = {t: i for i, t in enumerate(titles)}
-    vectors = chunk_vectors(sent_vecs, title_vecs, rows, [title_index[by_id[r["doc_id"]].title] for r in rows])
+    settings = _settings(model_id, config, chunk_size, overlap)
+    previous, not_reused = _previous_parts(out, settings) if incremental else ({}, "full build requested")
 
+    parts: dict[str, _Part] = {}
+    todo = []
+    for d in docs:
+        rec = previous.get(d.id)
+        if rec is not None and rec[0] == d.to_json():
+            parts[d.id] = rec[1]
+        else:
+            todo.append(d)
+    new_ids = {d.id for d in docs}
+    update = UpdateStats(
+        reused=len(parts),
+        added=sum(1 for d in todo if d.id not in previous),
+        changed=sum(1 for d in todo if d.id in previous),
+        removed=sum(1 for i in previous if i not in new_ids),
+        reason=not_reused,
+    )
+    if incremental and previous and not todo and not update.removed and _same_skips(out, skipped):
+        log.info("index %s is up to date", out)
+        return BuildReport(out_dir=out, documents=len(docs), chunks=sum(len(p.chunks) for p in parts.values()),
+                           skipped=skipped, seconds=time.perf_counter() - t0, model=model_id, update=update,
+                           chunk_sizes=[c["end"] - c["start"] for p in parts.values() for c in p.chunks])
+
+    embed_seconds = 0.0
+    n_new_sentences = n_new_chunks = 0
+    if todo or not parts:
+        st_model = encoder if encoder is not None else load_model(model)
+        encode_probe = todo[0].title if todo else "warm-up"
+        from .embedding import encode_documents
+
+        encode_documents(st_model, [encode_probe or "warm-up"])  # loads the tokenizer: keep it out of the speed figure
+        processed, embed_seconds = _process(todo, analyzer, st_model, chunk_size, overlap, batch_size, progress)
+        dims = {p.chunk_vecs.shape[1] for p in processed} | {p.chunk_vecs.shape[1] for p in parts.values()}
+        if dims != {model_dimension(st_model)} and processed:
+            raise RuntimeError(f"model {model_id!r} returned vectors of dimension {dims}, expected {model_dimension(st_model)}")
+        for d, p in zip(todo, processed):
+            parts[d.id] = p
+        n_new_sentences = sum(len(p.spans) for p in processed)
+        n_new_chunks = sum(len(p.chunks) for p in processed)
+        dim = model_dimension(st_model)
+    else:
+        dim = next(iter(parts.values())).chunk_vecs.shape[1]
+
+    rows, spans, terms, title_terms, sent_vecs, vectors = _assemble(docs, parts, dim)
+    vocab = {t: i for i, t in enumerate(sorted({t for ts in terms for t in ts} | {t for ts in title_terms for t in ts}))}
+    spec = dense_index.plan(len(rows), dim, dense_kind)
+    index, spec = dense_index.build(vectors, spec, queries=np.asarray(sent_vecs, dtype=np.float32)
+                                    if spec["type"] != "flat-ip" else None)
+    manifest = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "model": {"id": model_id, "dim": dim, "normalized": True},
+        "analyzer": config.to_json(),
+        "chunker": {"chunk_size": chunk_size, "overlap": overlap, "title_in_bm25": True, "title_weight": TITLE_WEIGHT},
+        "bm25": dict(BM25_PARAMS),
+        "dense": {**spec, "file": DENSE_FILE},
+        "build_settings": settings,
+        "counts": {"documents": len(docs), "chunks": len(rows), "sentences": len(spans), "skipped": len(skipped)},
+        "corpus": {"files": {d.source: d.sha256 for d in docs}},
+        "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
+    }
+    _write(out, docs, title_terms, rows, spans, terms, vocab, sent_vecs, index, manifest)
+    return BuildReport(
+        out_dir=out,
+        documents=len(docs),
+        chunks=len(rows),
+        skipped=skipped,
+        seconds=time.perf_counter() - t0,
+        chunk_sizes=[r["end"] - r["start"] for r in rows],
+        sentences=n_new_sentences,
+        embed_seconds=embed_seconds,
+        model=model_id,
+        update=update,
+        embedded_chunks=n_new_chunks,
+    )
+
+
+def _same_skips(out: Path, skipped: list[Skipped]) -> bool:
+    try:
+        old = read_manifest(out).get("skipped")
+    except KoragError:
+        return False
+    return old == [{"source": s.source, "reason": s.reason} for s in skipped]
+
+
+def _assemble(docs: list[Document], parts: dict[str, _Part], dim: int) -> tuple[
+        list[dict[str, Any]], np.ndarray, list[list[str]], list[list[str]], np.ndarray, np.ndarray]:
+    """Concatenate the documents' parts in corpus order: chunk rows, sentence spans/terms/vectors, chunk vectors."""
+    rows: list[dict[str, Any]] = []
+    spans: list[tuple[int, int, int]] = []
+    terms: list[list[str]] = []
+    for di, d in enumerate(docs):
+        p = parts[d.id]
+        first = len(spans)
+        for n, c in enumerate(p.chunks):
+            rows.append({"id": f"{d.id}#{n}", "doc_id": d.id, "start": c["start"], "end": c["end"],
+                         "text": d.text[c["start"]:c["end"]], "sents": c["sents"],
+                         "sent_rows": [first + j for j in c["sent_rows"]]})
+        spans.extend((di, s, e) for s, e in p.spans)
+        terms.extend(p.terms)
+    ordered = [parts[d.id] for d in docs]
+    sent_vecs = np.concatenate([p.sent_vecs for p in ordered]) if spans else np.zeros((0, dim), dtype=np.float16)
+    vectors = np.concatenate([p.chunk_vecs for p in ordered]) if rows else np.zeros((0, dim), dtype=np.float32)
+    span_array = np.asarray(spans, dtype=np.int64).reshape(-1, 3)
+    return rows, span_array, terms, [p.title_terms for p in ordered], sent_vecs, vectors
+
+
+def _write(out: Path, docs: list[Document], title_terms: list[list[str]], rows: list[dict[str, Any]],
+           spans: np.ndarray, terms: list[list[str]], vocab: dict[str, int], sent_vecs: np.ndarray, index: Any,
+           manifest: dict[str, Any]) -> None:
+    """Write every file into a temporary folder beside ``out`` and swap it in."""
+    import bm25s
+    import faiss
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s turns on its DEBUG messages when imported
     out.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_builds(out)
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
@@ -294,39 +507,27 @@ def build_from_documents(
     tmp.mkdir()
     try:
         with open(tmp / DOCS_FILE, "w", encoding="utf-8", newline="\n") as fh:
-            for d in docs:
-                fh.write(json.dumps(d.to_json(), ensure_ascii=False) + "\n")
+            for d, tt in zip(docs, title_terms):
+                fh.write(json.dumps({**d.to_json(), "terms": tt}, ensure_ascii=False) + "\n")
         with open(tmp / CHUNKS_FILE, "w", encoding="utf-8", newline="\n") as fh:
             for r in rows:
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-        with open(tmp / SENTENCES_FILE, "w", encoding="utf-8", newline="\n") as fh:
-            for x in sentences:
-                fh.write(json.dumps(x, ensure_ascii=False) + "\n")
-        np.save(tmp / SENTENCE_VECTORS_FILE, np.ascontiguousarray(sent_vecs, dtype=np.float32))
-        index = faiss.IndexFlatIP(dim)
-        if len(rows):
-            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        lengths = np.fromiter((len(t) for t in terms), dtype=np.int64, count=len(terms))
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        ids = np.fromiter((vocab[t] for ts in terms for t in ts), dtype=np.int32, count=int(offsets[-1]))
+        np.save(tmp / SENTENCE_SPANS_FILE, spans)
+        np.save(tmp / SENTENCE_TERMS_FILE, ids)
+        np.save(tmp / SENTENCE_OFFSETS_FILE, offsets)
+        np.save(tmp / SENTENCE_VECTORS_FILE, np.ascontiguousarray(sent_vecs, dtype=np.float16))
         faiss.write_index(index, str(tmp / DENSE_FILE))
+        doc_row = {d.id: i for i, d in enumerate(docs)}
+        corpus_ids = [[vocab[t] for t in title_terms[doc_row[r["doc_id"]]]]
+                      + [i for j in r["sent_rows"] for i in ids[offsets[j]:offsets[j + 1]].tolist()] for r in rows]
         bm25 = bm25s.BM25(k1=BM25_PARAMS["k1"], b=BM25_PARAMS["b"], method=BM25_PARAMS["method"])
-        bm25.index(tokens, show_progress=False)
+        bm25.index((corpus_ids, vocab), show_progress=False)
         bm25.save(str(tmp / BM25_DIR), show_progress=False)
-
-        files = {p.relative_to(tmp).as_posix(): file_sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
-        manifest = {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "versions": _versions(),
-            "model": {"id": model_id, "dim": dim, "normalized": True},
-            "analyzer": config.to_json(),
-            "chunker": {"chunk_size": chunk_size, "overlap": overlap, "title_in_bm25": True, "title_weight": TITLE_WEIGHT},
-            "bm25": dict(BM25_PARAMS),
-            "dense": {"type": "flat-ip", "file": DENSE_FILE},
-            "counts": {"documents": len(docs), "chunks": len(rows), "sentences": len(sentences), "skipped": len(skipped)},
-            "corpus": {"files": {d.source: d.sha256 for d in docs}},
-            "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
-            "files": files,
-        }
+        manifest = {**manifest, "files": {p.relative_to(tmp).as_posix(): file_sha256(p)
+                                          for p in sorted(tmp.rglob("*")) if p.is_file()}}
         with open(tmp / MANIFEST_FILE, "w", encoding="utf-8", newline="\n") as fh:
             json.dump(manifest, fh, ensure_ascii=False, indent=2)
             fh.write("\n")
@@ -334,14 +535,3 @@ def build_from_documents(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return BuildReport(
-        out_dir=out,
-        documents=len(docs),
-        chunks=len(rows),
-        skipped=skipped,
-        seconds=time.perf_counter() - t0,
-        chunk_sizes=[r["end"] - r["start"] for r in rows],
-        sentences=len(sentences),
-        embed_seconds=embed_seconds,
-        model=model_id,
-    )

@@ -4,15 +4,18 @@ An index is a folder::
 
     manifest.json   format name/version, creation time, library versions, model id and dimension,
                     analyzer/chunker/BM25 settings, counts, corpus file hashes, sha256 of every file
-    docs.jsonl      one document per line: {"id", "source", "title", "meta", "text"} (clean text)
+    docs.jsonl      one document per line: {"id", "source", "title", "meta", "text", "terms"} (clean
+                    text; terms: the analyzer's terms of the title)
     chunks.jsonl    one chunk per line: {"id", "doc_id", "start", "end", "text", "sents", "sent_rows"};
                     line i is vector row i; text == doc.text[start:end]; sents are its sentence spans
-                    relative to the chunk, sent_rows their lines in sentences.jsonl
-    sentences.jsonl one sentence per line: {"doc_id", "start", "end", "terms"} (document offsets,
-                    the analyzer's terms); line j is row j of sentences.npy
-    sentences.npy   float32 L2-normalised sentence embeddings
+                    relative to the chunk, sent_rows their sentence rows
+    sentence_spans.npy         int64 (sentences, 3): document line in docs.jsonl, start, end
+    sentence_terms.npy         int32: the analyzer's terms of every sentence, as ids into bm25/vocab.index.json
+    sentence_term_offsets.npy  int64 (sentences + 1): sentence j's terms are terms[offsets[j]:offsets[j + 1]]
+    sentences.npy   float16 L2-normalised sentence embeddings (row j = sentence j)
     dense.faiss     FAISS index of chunk vectors: normalised mean of the chunk's sentence vectors plus
-                    the title's (inner product = cosine)
+                    the title's (inner product = cosine); exact (flat) or IVF by size, its search
+                    settings in the manifest's "dense" entry
     bm25/           bm25s index over the analyzer's terms of title + chunk
 
 >>> manifest = read_manifest("index")                # doctest: +SKIP
@@ -32,18 +35,22 @@ from .errors import IndexFormatError
 
 __all__ = [
     "FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_FILE", "DOCS_FILE", "CHUNKS_FILE", "DENSE_FILE", "BM25_DIR",
-    "SENTENCES_FILE", "SENTENCE_VECTORS_FILE", "read_manifest", "verify_files", "file_sha256",
+    "SENTENCE_SPANS_FILE", "SENTENCE_TERMS_FILE", "SENTENCE_OFFSETS_FILE", "SENTENCE_VECTORS_FILE", "BM25_VOCAB_FILE",
+    "read_manifest", "verify_files", "file_sha256", "read_jsonl",
 ]
 
 FORMAT_NAME = "korag-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentence arrays instead of sentences.jsonl, float16 sentence vectors, IVF by size
 MANIFEST_FILE = "manifest.json"
 DOCS_FILE = "docs.jsonl"
 CHUNKS_FILE = "chunks.jsonl"
 DENSE_FILE = "dense.faiss"
 BM25_DIR = "bm25"
-SENTENCES_FILE = "sentences.jsonl"
+SENTENCE_SPANS_FILE = "sentence_spans.npy"
+SENTENCE_TERMS_FILE = "sentence_terms.npy"
+SENTENCE_OFFSETS_FILE = "sentence_term_offsets.npy"
 SENTENCE_VECTORS_FILE = "sentences.npy"
+BM25_VOCAB_FILE = "vocab.index.json"  # inside BM25_DIR, written by bm25s
 
 _REQUIRED = ("format", "format_version", "model", "analyzer", "chunker", "bm25", "counts", "files")
 
@@ -97,3 +104,9 @@ def verify_files(index_dir: str | os.PathLike[str], manifest: dict[str, Any]) ->
             raise IndexFormatError(
                 f"index file {rel} in {str(d)!r} was changed or truncated after the build (checksum mismatch); {_rebuild_hint(d)}"
             )
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The JSON objects of a ``.jsonl`` file, one per non-empty line."""
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
 import math
 import os
@@ -28,8 +28,11 @@ from indexer.format import (
     CHUNKS_FILE,
     DENSE_FILE,
     DOCS_FILE,
+    SENTENCE_OFFSETS_FILE,
+    SENTENCE_SPANS_FILE,
+    SENTENCE_TERMS_FILE,
     SENTENCE_VECTORS_FILE,
-    SENTENCES_FILE,
+    read_jsonl,
     read_manifest,
     verify_files,
 )
@@ -149,7 +152,7 @@ class Retriever:
         manifest: dict[str, Any],
         docs: dict[str, dict[str, Any]],
         chunks: list[dict[str, Any]],
-        sentences: list[dict[str, Any]],
+        sentences: "_Sentences",
         sentence_vectors: np.ndarray,
         bm25: Any,
         dense: Any,
@@ -172,15 +175,23 @@ class Retriever:
         self._row = {c["id"]: i for i, c in enumerate(chunks)}
         self._idf, self._vocab = self._term_idf(bm25)
         self._max_idf = max(self._idf.values(), default=1.0)
-        self._sent_tf = [self._tf(x["terms"]) for x in sentences]
-        self._title_terms = {d: frozenset(analyzer.analyze(doc["title"])) for d, doc in docs.items()}
+        self._words = [""] * (max(self._vocab.values(), default=-1) + 1)
+        for t, i in self._vocab.items():
+            self._words[i] = t
+        self._title_terms = {d: frozenset(doc.get("terms", ())) for d, doc in docs.items()}
+        self._sent_tf = functools.lru_cache(maxsize=16384)(self._tf)
 
-    @staticmethod
-    def _tf(terms: list[str]) -> dict[str, int]:
+    def _tf(self, j: int) -> dict[str, int]:
+        """Term frequencies of sentence row ``j``."""
         tf: dict[str, int] = {}
-        for t in terms:
+        for i in self.sentences.term_ids(j):
+            t = self._words[i]
             tf[t] = tf.get(t, 0) + 1
         return tf
+
+    def _prev_tf(self, j: int) -> dict[str, int]:
+        """Term frequencies of the sentence before row ``j`` in the same document (empty for a first sentence)."""
+        return self._sent_tf(j - 1) if j > 0 and self.sentences.doc_row[j - 1] == self.sentences.doc_row[j] else {}
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -216,28 +227,35 @@ class Retriever:
                 f"load it without a model, or rebuild it: python -m indexer CORPUS --out {d} --model {model}"
             )
         try:
-            docs = {doc["id"]: doc for doc in _read_jsonl(d / DOCS_FILE)}
-            chunks = _read_jsonl(d / CHUNKS_FILE)
-            sentences = _read_jsonl(d / SENTENCES_FILE)
+            docs = {doc["id"]: doc for doc in read_jsonl(d / DOCS_FILE)}
+            chunks = read_jsonl(d / CHUNKS_FILE)
+            sentences = _Sentences(
+                np.load(d / SENTENCE_SPANS_FILE, mmap_mode="r", allow_pickle=False),
+                np.load(d / SENTENCE_TERMS_FILE, mmap_mode="r", allow_pickle=False),
+                np.load(d / SENTENCE_OFFSETS_FILE, allow_pickle=False),
+            )
             sent_vecs = np.load(d / SENTENCE_VECTORS_FILE, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise IndexFormatError(f"cannot read {str(d)!r} ({exc}); {hint}") from None
+        n_sent = len(sentences)
         for c in chunks:
             doc = docs.get(c.get("doc_id"))
             if doc is None or doc["text"][c["start"]:c["end"]] != c["text"] or \
-                    any(not 0 <= j < len(sentences) for j in c.get("sent_rows", [None])):
+                    any(not 0 <= j < n_sent for j in c.get("sent_rows", [None])):
                 raise IndexFormatError(f"chunk {c.get('id')!r} in {str(d)!r} does not match its document; {hint}")
         try:
             dense = faiss.read_index(str(d / DENSE_FILE))
-            bm25 = bm25s.BM25.load(str(d / BM25_DIR), load_corpus=False, show_progress=False)
+            bm25 = bm25s.BM25.load(str(d / BM25_DIR), load_corpus=False, mmap=True, show_progress=False)
         except Exception as exc:  # faiss raises RuntimeError, bm25s OSError/ValueError on damaged files
             raise IndexFormatError(f"cannot open the search files of {str(d)!r} ({exc}); {hint}") from None
         n_bm25 = int(bm25.scores["num_docs"])
+        vocab_size = len(bm25.vocab_dict)
         if not (dense.ntotal == len(chunks) == n_bm25 == manifest["counts"]["chunks"]) or \
-                sent_vecs.shape != (len(sentences), dim):
+                sent_vecs.shape != (n_sent, dim) or not sentences.consistent(vocab_size):
             raise IndexFormatError(
                 f"{str(d)!r} is inconsistent: {len(chunks)} chunks, {dense.ntotal} vectors, {n_bm25} BM25 rows, "
-                f"{len(sentences)} sentences with vectors of shape {sent_vecs.shape}; {hint}"
+                f"{n_sent} sentences with vectors of shape {sent_vecs.shape} and terms "
+                f"{'within' if sentences.consistent(vocab_size) else 'outside'} the BM25 vocabulary; {hint}"
             )
         if dense.d != dim:
             raise ModelMismatchError(f"{str(d)!r}: FAISS dimension {dense.d} differs from the manifest's {dim}; {hint}")
@@ -252,6 +270,9 @@ class Retriever:
                 f"model {built_with!r} now gives {model_dimension(st)}-dim vectors but {str(d)!r} holds {dim}-dim ones "
                 f"(the model changed since the build); rebuild: python -m indexer CORPUS --out {d} --model {built_with}"
             )
+        from indexer.dense import apply_params
+
+        apply_params(dense, manifest.get("dense", {}))
         faiss.omp_set_num_threads(1)  # single queries: one thread measured faster than two
         analyzer = KoreanAnalyzer(AnalyzerConfig.from_json(manifest["analyzer"]))
         return cls(d, manifest, docs, chunks, sentences, sent_vecs, bm25, dense, st, analyzer, settings or SearchSettings())
@@ -302,8 +323,8 @@ class Retriever:
         A question term missing from the sentence but present in the sentence before it (a heading, the
         lead of a list) counts ``context_weight`` as much.
         """
-        tf = self._sent_tf[j]
-        prev = self._sent_tf[j - 1] if j > 0 and self.sentences[j - 1]["doc_id"] == self.sentences[j]["doc_id"] else {}
+        tf = self._sent_tf(j)
+        prev = self._prev_tf(j)
         k1 = self.settings.sentence_k1
         total = 0.0
         for t in qterms:
@@ -321,7 +342,7 @@ class Retriever:
         n = len(rows)
         out = {}
         for t in qterms:
-            df = sum(1 for j in rows if t in self._sent_tf[j])
+            df = sum(1 for j in rows if t in self._sent_tf(j))
             if df:
                 out[t] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
         return out
@@ -331,8 +352,8 @@ class Retriever:
         total = sum(local.values())
         if not total:
             return 0.0
-        tf = self._sent_tf[j]
-        prev = self._sent_tf[j - 1] if j > 0 and self.sentences[j - 1]["doc_id"] == self.sentences[j]["doc_id"] else {}
+        tf = self._sent_tf(j)
+        prev = self._prev_tf(j)
         got = sum(w if t in tf else self.settings.context_weight * w if t in prev else 0.0 for t, w in local.items())
         return got / total
 
@@ -342,7 +363,7 @@ class Retriever:
         if not qset:
             return 0.0
         ch = self.chunks[row]
-        have = self._title_terms[ch["doc_id"]].union(*(self._sent_tf[j].keys() for j in ch["sent_rows"]))
+        have = self._title_terms[ch["doc_id"]].union(*(self._sent_tf(j).keys() for j in ch["sent_rows"]))
         weights = {t: self._idf.get(t, self._max_idf) for t in qset}
         return sum(w for t, w in weights.items() if t in have) / sum(weights.values())
 
@@ -353,7 +374,7 @@ class Retriever:
             rows = self.chunks[c.row]["sent_rows"]
             c.sent_lex = [self._sentence_lex(qset, qmass, j) for j in rows]
             if qvec is not None:
-                c.sent_cos = [float(x) for x in np.asarray(self._sent_vecs[rows]) @ qvec]
+                c.sent_cos = [float(x) for x in np.asarray(self._sent_vecs[rows], dtype=np.float32) @ qvec]
 
     def _ranked(self, q: str, k: int, mode: str) -> tuple[list[_Scored], list[str], np.ndarray | None]:
         """Candidates best first, with evidence, before near-duplicate removal."""
@@ -491,6 +512,25 @@ class Retriever:
         return Answer(q, text, citations, confidence >= st.found_threshold, float(confidence), highlights)
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+class _Sentences:
+    """The index's sentence table, memory-mapped: document row and span of each sentence, and its term ids."""
+
+    def __init__(self, spans: np.ndarray, term_ids: np.ndarray, offsets: np.ndarray) -> None:
+        self.spans = spans
+        self.doc_row = spans[:, 0] if spans.ndim == 2 and spans.shape[1:] == (3,) else np.zeros(0, dtype=np.int64)
+        self.terms = term_ids
+        self.offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def consistent(self, vocab_size: int) -> bool:
+        """Shapes agree and every term id is inside the vocabulary."""
+        n = len(self.spans)
+        return (self.spans.ndim == 2 and self.spans.shape[1:] == (3,) and self.offsets.shape == (n + 1,)
+                and int(self.offsets[0]) == 0 and int(self.offsets[-1]) == len(self.terms)
+                and bool(np.all(np.diff(self.offsets) >= 0))
+                and (len(self.terms) == 0 or (int(self.terms.min()) >= 0 and int(self.terms.max()) < vocab_size)))
+
+    def term_ids(self, j: int) -> list[int]:
+        return self.terms[self.offsets[j]:self.offsets[j + 1]].tolist()

@@ -54,8 +54,9 @@ def test_rebuild_while_serving_never_fails_a_query(tmp_path: Path, tiny_model_di
     for t in threads:
         t.start()
     try:
-        for i in range(2):  # two rebuilds under load
-            build_index(_small_corpus(tmp_path / f"c{i + 2}", extra=True), out, model=str(tiny_model_dir), progress=False)
+        for i in range(2):  # two full rebuilds under load
+            build_index(_small_corpus(tmp_path / f"c{i + 2}", extra=True), out, model=str(tiny_model_dir), progress=False,
+                        incremental=False)
             deadline = time.monotonic() + 30
             while live.reloads < i + 1 and time.monotonic() < deadline:
                 time.sleep(0.05)

@@ -76,7 +76,7 @@ def test_failed_build_leaves_previous_index_loadable(tmp_path: Path, monkeypatch
     # fail after the temporary folder has been partly written
     monkeypatch.setattr(faiss, "write_index", broken_writer)
     with pytest.raises(OSError, match="disk full"):
-        build_index(CORPUS, out, progress=False)
+        build_index(CORPUS, out, progress=False, incremental=False)
     assert (out / "manifest.json").read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".index.tmp")]
     r = Retriever.load(out)
