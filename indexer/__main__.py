@@ -1,4 +1,4 @@
-"""``python -m indexer CORPUS --out INDEX``: build (or replace) an index folder."""
+"""``python -m indexer CORPUS --out INDEX``: build an index folder, or update it with the corpus' changes."""
 
 from __future__ import annotations
 
@@ -19,12 +19,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, help=f"max characters per chunk (default {DEFAULT_CHUNK_SIZE})")
     parser.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, help=f"sentences shared by neighbouring chunks (default {DEFAULT_OVERLAP})")
     parser.add_argument("--batch-size", type=int, default=64, help="embedding batch size (default 64)")
+    parser.add_argument("--full", action="store_true",
+                        help="rebuild everything; by default an existing index built with the same model and settings "
+                             "is updated: only added, changed and removed files are processed")
+    parser.add_argument("--dense", choices=("auto", "flat", "ivf"), default="auto",
+                        help="FAISS index: exact below 50,000 chunks and IVF above (auto, the default), or forced")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     try:
         report = build_index(args.corpus, args.out, model=args.model, chunk_size=args.chunk_size,
-                             overlap=args.overlap, batch_size=args.batch_size, progress=not args.quiet)
+                             overlap=args.overlap, batch_size=args.batch_size, progress=not args.quiet,
+                             incremental=not args.full, dense_kind=args.dense)
     except (KoragError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

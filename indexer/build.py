@@ -43,6 +43,7 @@ from .format import (
     SENTENCE_SPANS_FILE,
     SENTENCE_TERMS_FILE,
     SENTENCE_VECTORS_FILE,
+    csr_positions,
     file_sha256,
     read_jsonl,
     read_manifest,
@@ -162,15 +163,45 @@ def _swap_in(tmp: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+class _Vocab:
+    """Term ids handed out during a build; renumbered in sorted order before writing (deterministic files)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.words: list[str] = []
+
+    def id(self, term: str) -> int:
+        i = self.ids.get(term)
+        if i is None:
+            i = self.ids[term] = len(self.words)
+            self.words.append(term)
+        return i
+
+    def encode(self, lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Flat int32 ids and int64 offsets (``len(lists) + 1``) of a list of term lists."""
+        offsets = np.zeros(len(lists) + 1, dtype=np.int64)
+        np.cumsum([len(x) for x in lists], out=offsets[1:])
+        ids = np.fromiter((self.id(t) for x in lists for t in x), dtype=np.int32, count=int(offsets[-1]))
+        return ids, offsets
+
+    def sorted_order(self, used: np.ndarray) -> tuple[dict[str, int], np.ndarray]:
+        """The final vocabulary (the ``used`` ids' terms, sorted) and the map from build ids to final ids."""
+        order = sorted(np.unique(used).tolist(), key=self.words.__getitem__)
+        remap = np.full(len(self.words), -1, dtype=np.int32)
+        remap[order] = np.arange(len(order), dtype=np.int32)
+        return {self.words[i]: n for n, i in enumerate(order)}, remap
+
+
 @dataclass
 class _Part:
-    """One document's share of an index; sentence rows are local to the document."""
+    """One document's share of an index; sentence rows are local to the document, term ids the build's."""
 
     chunks: list[dict[str, Any]]  # {"start", "end", "sents" (relative spans), "sent_rows" (local rows)}
-    spans: list[tuple[int, int]]  # sentence spans, document offsets
-    terms: list[list[str]]  # the analyzer's terms of each sentence
-    title_terms: list[str]
-    sent_vecs: np.ndarray  # (sentences, dim) float16
+    spans: np.ndarray  # (sentences, 2) int64 document offsets
+    term_ids: np.ndarray  # int32 build vocabulary ids of all its sentences' terms
+    term_offsets: np.ndarray  # int64 (sentences + 1), starting at 0
+    title_ids: np.ndarray  # int32 build vocabulary ids of the title's terms
+    sent_vecs: np.ndarray  # (sentences, dim) float16, usually a memory-mapped view
     chunk_vecs: np.ndarray  # (chunks, dim) float32
 
 
@@ -186,15 +217,36 @@ def chunk_vectors(sentence_vectors: np.ndarray, title_vectors: np.ndarray, rows:
     return out
 
 
-def _process(docs: list[Document], analyzer: KoreanAnalyzer, encoder: Any, chunk_size: int, overlap: int,
-             batch_size: int, progress: bool) -> tuple[list[_Part], float]:
-    """Split, analyse and embed ``docs``; returns one part per document and the seconds spent embedding."""
+PROCESS_BATCH = 2000  # documents split, analysed and embedded together (bounds memory on large corpora)
+
+
+def _process(docs: list[Document], analyzer: KoreanAnalyzer, encoder: Any, vocab: _Vocab, scratch: Path,
+             chunk_size: int, overlap: int, batch_size: int, progress: bool) -> tuple[list[_Part], float]:
+    """Split, analyse and embed ``docs`` in batches; one part per document, and the seconds spent embedding.
+
+    Sentence vectors go to ``scratch`` as float16 files and are kept memory-mapped, so memory stays bounded.
+    """
     from tqdm.auto import tqdm
 
+    parts: list[_Part] = []
+    embed_seconds = 0.0
+    with tqdm(total=len(docs), desc="indexing", unit="doc", disable=not progress or None) as bar:
+        for n, i in enumerate(range(0, len(docs), PROCESS_BATCH)):
+            batch = docs[i:i + PROCESS_BATCH]
+            got, seconds = _process_batch(batch, analyzer, encoder, vocab, scratch / f"sentences-{n}.npy", chunk_size,
+                                          overlap, batch_size, progress and len(docs) <= PROCESS_BATCH)
+            parts.extend(got)
+            embed_seconds += seconds
+            bar.update(len(batch))
+    return parts, embed_seconds
+
+
+def _process_batch(docs: list[Document], analyzer: KoreanAnalyzer, encoder: Any, vocab: _Vocab, vec_file: Path,
+                   chunk_size: int, overlap: int, batch_size: int, progress: bool) -> tuple[list[_Part], float]:
     from .embedding import encode_documents
 
     per_doc: list[tuple[list[dict[str, Any]], list[tuple[int, int]]]] = []
-    for doc in tqdm(docs, desc="splitting", unit="doc", disable=not progress or None):
+    for doc in docs:
         spans = analyzer.sentences(doc.text)
         row_of: dict[tuple[int, int], int] = {}
         used: list[tuple[int, int]] = []
@@ -211,26 +263,30 @@ def _process(docs: list[Document], analyzer: KoreanAnalyzer, encoder: Any, chunk
         per_doc.append((chunks, used))
     texts = [doc.text[s:e] for doc, (_, used) in zip(docs, per_doc) for s, e in used]
     terms: list[list[str]] = []
-    step = 512
-    for i in tqdm(range(0, len(texts), step), desc="analysing", unit="batch", disable=not progress or None):
-        terms.extend(analyzer.analyze_many(texts[i:i + step]))
+    for i in range(0, len(texts), 512):
+        terms.extend(analyzer.analyze_many(texts[i:i + 512]))
+    ids, offsets = vocab.encode(terms)
+    del terms
     titles = sorted({d.title for d in docs})
-    title_terms = dict(zip(titles, analyzer.analyze_many(titles)))
+    title_ids = dict(zip(titles, (np.array([vocab.id(t) for t in x], dtype=np.int32) for x in analyzer.analyze_many(titles))))
     t = time.perf_counter()
     sent_vecs = encode_documents(encoder, texts, batch_size=batch_size, show_progress_bar=progress)
     title_vecs = encode_documents(encoder, titles, batch_size=batch_size)
     embed_seconds = time.perf_counter() - t
     if sent_vecs.shape[0] != len(texts):
         raise RuntimeError(f"the model returned {sent_vecs.shape[0]} vectors for {len(texts)} sentences")
+    np.save(vec_file, sent_vecs.astype(np.float16))
+    half = np.load(vec_file, mmap_mode="r")
     title_row = {title: i for i, title in enumerate(titles)}
     parts = []
     first = 0
     for doc, (chunks, used) in zip(docs, per_doc):
-        vecs = sent_vecs[first:first + len(used)]
-        cvecs = chunk_vectors(vecs, title_vecs, chunks, [title_row[doc.title]] * len(chunks))
-        parts.append(_Part(chunks, used, terms[first:first + len(used)], title_terms[doc.title],
-                           vecs.astype(np.float16), cvecs))
-        first += len(used)
+        n = len(used)
+        cvecs = chunk_vectors(sent_vecs[first:first + n], title_vecs, chunks, [title_row[doc.title]] * len(chunks))
+        lo, hi = offsets[first], offsets[first + n]
+        parts.append(_Part(chunks, np.asarray(used, dtype=np.int64).reshape(-1, 2), ids[lo:hi],
+                           offsets[first:first + n + 1] - lo, title_ids[doc.title], half[first:first + n], cvecs))
+        first += n
     return parts, embed_seconds
 
 
@@ -240,7 +296,7 @@ def _settings(model_id: str, config: AnalyzerConfig, chunk_size: int, overlap: i
             "title_weight": TITLE_WEIGHT}
 
 
-def _previous_parts(out: Path, settings: dict[str, Any]) -> tuple[dict[str, tuple[dict[str, Any], _Part]], str]:
+def _previous_parts(out: Path, settings: dict[str, Any], vocab: _Vocab) -> tuple[dict[str, tuple[dict[str, Any], _Part]], str]:
     """Documents of the index at ``out`` that an update may reuse (by id: record and part), or why none."""
     import faiss
 
@@ -260,30 +316,28 @@ def _previous_parts(out: Path, settings: dict[str, Any]) -> tuple[dict[str, tupl
         term_ids = np.load(out / SENTENCE_TERMS_FILE)
         offsets = np.load(out / SENTENCE_OFFSETS_FILE)
         sent_vecs = np.load(out / SENTENCE_VECTORS_FILE, mmap_mode="r")
-        vocab = json.loads((out / BM25_DIR / BM25_VOCAB_FILE).read_text(encoding="utf-8"))
+        old_vocab = json.loads((out / BM25_DIR / BM25_VOCAB_FILE).read_text(encoding="utf-8"))
         chunk_vecs = stored_vectors(faiss.read_index(str(out / DENSE_FILE)))
     except Exception as exc:  # a damaged or foreign index is rebuilt in full, never reused
         log.warning("not reusing %s (%s); building it in full", out, exc)
         return {}, f"the existing index could not be reused ({exc})"
-    words = {i: t for t, i in vocab.items()}
+    to_build = np.zeros(max(old_vocab.values(), default=-1) + 1, dtype=np.int32)
+    for t, i in old_vocab.items():
+        if t:  # bm25s's empty token holds no terms
+            to_build[i] = vocab.id(t)
+    doc_col = np.asarray(spans[:, 0])
     by_doc: dict[str, list[int]] = {}
     for i, c in enumerate(chunks):
         by_doc.setdefault(c["doc_id"], []).append(i)
     out_parts = {}
     for row, rec in enumerate(docs):
         rows = by_doc.get(rec["id"], [])
-        sent_rows = np.flatnonzero(spans[:, 0] == row) if rows else np.zeros(0, dtype=np.int64)
-        first = int(sent_rows[0]) if len(sent_rows) else 0
+        lo, hi = int(np.searchsorted(doc_col, row, "left")), int(np.searchsorted(doc_col, row, "right"))
         part_chunks = [{"start": chunks[i]["start"], "end": chunks[i]["end"], "sents": chunks[i]["sents"],
-                        "sent_rows": [j - first for j in chunks[i]["sent_rows"]]} for i in rows]
-        part = _Part(
-            part_chunks,
-            [(int(s), int(e)) for _, s, e in spans[sent_rows]],
-            [[words[int(t)] for t in term_ids[offsets[j]:offsets[j + 1]]] for j in sent_rows],
-            list(rec.get("terms", [])),
-            np.asarray(sent_vecs[sent_rows], dtype=np.float16),
-            chunk_vecs[rows],
-        )
+                        "sent_rows": [j - lo for j in chunks[i]["sent_rows"]]} for i in rows]
+        part = _Part(part_chunks, spans[lo:hi, 1:].astype(np.int64), to_build[term_ids[offsets[lo]:offsets[hi]]],
+                     offsets[lo:hi + 1] - offsets[lo], np.array([vocab.id(t) for t in rec.get("terms", [])], dtype=np.int32),
+                     sent_vecs[lo:hi], chunk_vecs[rows])
         out_parts[rec["id"]] = ({k: v for k, v in rec.items() if k != "terms"}, part)
     return out_parts, ""
 
@@ -381,7 +435,8 @@ def build_from_documents(
             log.warning(w)
     model_id = model or DEFAULT_MODEL
     settings = _settings(model_id, config, chunk_size, overlap)
-    previous, not_reused = _previous_parts(out, settings) if incremental else ({}, "full build requested")
+    vocab = _Vocab()
+    previous, not_reused = _previous_parts(out, settings, vocab) if incremental else ({}, "full build requested")
 
     parts: dict[str, _Part] = {}
     todo = []
@@ -399,60 +454,75 @@ def build_from_documents(
         removed=sum(1 for i in previous if i not in new_ids),
         reason=not_reused,
     )
-    if incremental and previous and not todo and not update.removed and _same_skips(out, skipped):
+    if incremental and previous and not todo and not update.removed and _nothing_else_changed(out, docs, skipped, dense_kind):
         log.info("index %s is up to date", out)
         return BuildReport(out_dir=out, documents=len(docs), chunks=sum(len(p.chunks) for p in parts.values()),
                            skipped=skipped, seconds=time.perf_counter() - t0, model=model_id, update=update,
                            chunk_sizes=[c["end"] - c["start"] for p in parts.values() for c in p.chunks])
 
-    embed_seconds = 0.0
-    n_new_sentences = n_new_chunks = 0
-    if todo or not parts:
-        st_model = encoder if encoder is not None else load_model(model)
-        encode_probe = todo[0].title if todo else "warm-up"
-        from .embedding import encode_documents
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(out)
+    scratch = out.with_name(f".{out.name}.tmp-scratch-{os.getpid()}")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    try:
+        embed_seconds = 0.0
+        n_new_sentences = n_new_chunks = 0
+        if todo:
+            from .embedding import encode_documents
 
-        encode_documents(st_model, [encode_probe or "warm-up"])  # loads the tokenizer: keep it out of the speed figure
-        processed, embed_seconds = _process(todo, analyzer, st_model, chunk_size, overlap, batch_size, progress)
-        dims = {p.chunk_vecs.shape[1] for p in processed} | {p.chunk_vecs.shape[1] for p in parts.values()}
-        if dims != {model_dimension(st_model)} and processed:
-            raise RuntimeError(f"model {model_id!r} returned vectors of dimension {dims}, expected {model_dimension(st_model)}")
-        for d, p in zip(todo, processed):
-            parts[d.id] = p
-        n_new_sentences = sum(len(p.spans) for p in processed)
-        n_new_chunks = sum(len(p.chunks) for p in processed)
-        dim = model_dimension(st_model)
-    else:
-        dim = next(iter(parts.values())).chunk_vecs.shape[1]
+            st_model = encoder if encoder is not None else load_model(model)
+            dim = model_dimension(st_model)
+            encode_documents(st_model, [todo[0].title or "warm-up"])  # loads the tokenizer: keep it out of the speed figure
+            processed, embed_seconds = _process(todo, analyzer, st_model, vocab, scratch, chunk_size, overlap,
+                                                batch_size, progress)
+            old_dims = {p.chunk_vecs.shape[1] for p in parts.values()}
+            if old_dims and old_dims != {dim}:
+                raise RuntimeError(f"model {model_id!r} now gives {dim}-dim vectors, the index holds {old_dims}; "
+                                   f"rebuild it in full (--full)")
+            n_new_sentences = sum(len(p.spans) for p in processed)
+            n_new_chunks = sum(len(p.chunks) for p in processed)
+            for d, p in zip(todo, processed):
+                parts[d.id] = p
+            del processed
+        else:
+            dim = next(iter(parts.values())).chunk_vecs.shape[1]
+        assembled = _assemble(docs, parts, dim)
+        del parts, previous
+        spec = dense_index.plan(len(assembled.chunks), dim, dense_kind)
+        index, spec = dense_index.build(assembled.vectors, spec, queries=_sample_rows(assembled.sent_vecs, 500)
+                                        if spec["type"] != "flat-ip" else None)
+        import faiss
 
-    rows, spans, terms, title_terms, sent_vecs, vectors = _assemble(docs, parts, dim)
-    vocab = {t: i for i, t in enumerate(sorted({t for ts in terms for t in ts} | {t for ts in title_terms for t in ts}))}
-    spec = dense_index.plan(len(rows), dim, dense_kind)
-    index, spec = dense_index.build(vectors, spec, queries=np.asarray(sent_vecs, dtype=np.float32)
-                                    if spec["type"] != "flat-ip" else None)
-    manifest = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": _versions(),
-        "model": {"id": model_id, "dim": dim, "normalized": True},
-        "analyzer": config.to_json(),
-        "chunker": {"chunk_size": chunk_size, "overlap": overlap, "title_in_bm25": True, "title_weight": TITLE_WEIGHT},
-        "bm25": dict(BM25_PARAMS),
-        "dense": {**spec, "file": DENSE_FILE},
-        "build_settings": settings,
-        "counts": {"documents": len(docs), "chunks": len(rows), "sentences": len(spans), "skipped": len(skipped)},
-        "corpus": {"files": {d.source: d.sha256 for d in docs}},
-        "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
-    }
-    _write(out, docs, title_terms, rows, spans, terms, vocab, sent_vecs, index, manifest)
+        faiss.write_index(index, str(scratch / DENSE_FILE))
+        del index  # free the vectors before the BM25 matrix is built
+        assembled.vectors = np.zeros((0, dim), dtype=np.float32)
+        manifest = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": _versions(),
+            "model": {"id": model_id, "dim": dim, "normalized": True},
+            "analyzer": config.to_json(),
+            "chunker": {"chunk_size": chunk_size, "overlap": overlap, "title_in_bm25": True, "title_weight": TITLE_WEIGHT},
+            "bm25": dict(BM25_PARAMS),
+            "dense": {**spec, "requested": dense_kind, "file": DENSE_FILE},
+            "build_settings": settings,
+            "counts": {"documents": len(docs), "chunks": len(assembled.chunks), "sentences": len(assembled.spans),
+                       "skipped": len(skipped)},
+            "corpus": {"files": {d.source: d.sha256 for d in docs}},
+            "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
+        }
+        _write(out, docs, assembled, vocab, scratch / DENSE_FILE, manifest)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return BuildReport(
         out_dir=out,
         documents=len(docs),
-        chunks=len(rows),
+        chunks=len(assembled.chunks),
         skipped=skipped,
         seconds=time.perf_counter() - t0,
-        chunk_sizes=[r["end"] - r["start"] for r in rows],
+        chunk_sizes=[c["end"] - c["start"] for _, _, c, _ in assembled.chunks],
         sentences=n_new_sentences,
         embed_seconds=embed_seconds,
         model=model_id,
@@ -461,70 +531,123 @@ def build_from_documents(
     )
 
 
-def _same_skips(out: Path, skipped: list[Skipped]) -> bool:
+def _nothing_else_changed(out: Path, docs: list[Document], skipped: list[Skipped], dense_kind: str) -> bool:
+    """The index at ``out`` records the same file hashes, skipped files and dense index choice."""
     try:
-        old = read_manifest(out).get("skipped")
+        old = read_manifest(out)
     except KoragError:
         return False
-    return old == [{"source": s.source, "reason": s.reason} for s in skipped]
+    return (old.get("skipped") == [{"source": s.source, "reason": s.reason} for s in skipped]
+            and old.get("corpus", {}).get("files") == {d.source: d.sha256 for d in docs}
+            and old.get("dense", {}).get("requested") == dense_kind)
 
 
-def _assemble(docs: list[Document], parts: dict[str, _Part], dim: int) -> tuple[
-        list[dict[str, Any]], np.ndarray, list[list[str]], list[list[str]], np.ndarray, np.ndarray]:
-    """Concatenate the documents' parts in corpus order: chunk rows, sentence spans/terms/vectors, chunk vectors."""
-    rows: list[dict[str, Any]] = []
-    spans: list[tuple[int, int, int]] = []
-    terms: list[list[str]] = []
-    for di, d in enumerate(docs):
-        p = parts[d.id]
-        first = len(spans)
-        for n, c in enumerate(p.chunks):
-            rows.append({"id": f"{d.id}#{n}", "doc_id": d.id, "start": c["start"], "end": c["end"],
-                         "text": d.text[c["start"]:c["end"]], "sents": c["sents"],
-                         "sent_rows": [first + j for j in c["sent_rows"]]})
-        spans.extend((di, s, e) for s, e in p.spans)
-        terms.extend(p.terms)
+def _assemble(docs: list[Document], parts: dict[str, _Part], dim: int) -> "_Assembled":
+    """The documents' parts in corpus order, with global sentence rows."""
     ordered = [parts[d.id] for d in docs]
-    sent_vecs = np.concatenate([p.sent_vecs for p in ordered]) if spans else np.zeros((0, dim), dtype=np.float16)
-    vectors = np.concatenate([p.chunk_vecs for p in ordered]) if rows else np.zeros((0, dim), dtype=np.float32)
-    span_array = np.asarray(spans, dtype=np.int64).reshape(-1, 3)
-    return rows, span_array, terms, [p.title_terms for p in ordered], sent_vecs, vectors
+    chunks: list[tuple[int, int, dict[str, Any], int]] = []  # (document row, chunk number, chunk, first sentence row)
+    first = 0
+    for di, p in enumerate(ordered):
+        for n, c in enumerate(p.chunks):
+            chunks.append((di, n, c, first))
+        first += len(p.spans)
+    n_sent = first
+    spans = np.zeros((n_sent, 3), dtype=np.int64)
+    lengths = np.zeros(n_sent, dtype=np.int64)
+    at = 0
+    for di, p in enumerate(ordered):
+        k = len(p.spans)
+        spans[at:at + k, 0] = di
+        spans[at:at + k, 1:] = p.spans
+        lengths[at:at + k] = np.diff(p.term_offsets)
+        at += k
+    offsets = np.zeros(n_sent + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    term_ids = np.concatenate([p.term_ids for p in ordered]).astype(np.int32) if ordered else np.zeros(0, np.int32)
+    vectors = np.concatenate([p.chunk_vecs for p in ordered]) if chunks else np.zeros((0, dim), dtype=np.float32)
+    return _Assembled(chunks, spans, term_ids, offsets, [p.title_ids for p in ordered], [p.sent_vecs for p in ordered], vectors)
 
 
-def _write(out: Path, docs: list[Document], title_terms: list[list[str]], rows: list[dict[str, Any]],
-           spans: np.ndarray, terms: list[list[str]], vocab: dict[str, int], sent_vecs: np.ndarray, index: Any,
+@dataclass
+class _Assembled:
+    chunks: list[tuple[int, int, dict[str, Any], int]]  # sent_rows + the last item = global sentence rows
+    spans: np.ndarray  # (sentences, 3): document row, start, end
+    term_ids: np.ndarray  # build vocabulary ids
+    offsets: np.ndarray
+    title_ids: list[np.ndarray]  # per document, build vocabulary ids
+    sent_vecs: list[np.ndarray]  # float16 blocks, in sentence order
+    vectors: np.ndarray  # chunk vectors
+
+
+def _sample_rows(blocks: list[np.ndarray], n: int, seed: int = 0) -> np.ndarray:
+    """``n`` rows drawn at random (seeded) from the concatenation of ``blocks``, as float32."""
+    sizes = np.array([len(b) for b in blocks], dtype=np.int64)
+    total = int(sizes.sum())
+    if total == 0:
+        return np.zeros((0, blocks[0].shape[1] if blocks else 0), dtype=np.float32)
+    picks = np.sort(np.random.default_rng(seed).choice(total, min(n, total), replace=False))
+    ends = np.cumsum(sizes)
+    which = np.searchsorted(ends, picks, side="right")
+    return np.stack([np.asarray(blocks[b][p - (ends[b] - sizes[b])], dtype=np.float32) for b, p in zip(which, picks)])
+
+
+def _bm25_tokens(a: _Assembled, term_ids: np.ndarray, title_ids: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Every chunk's BM25 terms (its title's, then its sentences'), as flat ids and the chunk row of each."""
+    n_chunks = len(a.chunks)
+    sent_rows = np.fromiter((f + j for _, _, c, f in a.chunks for j in c["sent_rows"]), dtype=np.int64)
+    per_chunk = np.fromiter((len(c["sent_rows"]) for _, _, c, _ in a.chunks), dtype=np.int64, count=n_chunks)
+    pos, owner = csr_positions(a.offsets, sent_rows)
+    del sent_rows
+    sent_tok = term_ids[pos]
+    del pos
+    sent_doc = np.repeat(np.arange(n_chunks, dtype=np.int32), per_chunk)[owner]
+    del owner
+    t_off = np.zeros(len(title_ids) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in title_ids], out=t_off[1:])
+    t_all = np.concatenate(title_ids).astype(np.int32) if title_ids else np.zeros(0, np.int32)
+    pos, owner = csr_positions(t_off, np.fromiter((di for di, _, _, _ in a.chunks), dtype=np.int64, count=n_chunks))
+    return np.concatenate([t_all[pos], sent_tok]), np.concatenate([owner.astype(np.int32), sent_doc])
+
+
+def _write(out: Path, docs: list[Document], a: _Assembled, vocab: _Vocab, dense_file: Path,
            manifest: dict[str, Any]) -> None:
-    """Write every file into a temporary folder beside ``out`` and swap it in."""
-    import bm25s
-    import faiss
+    """Write every file into a temporary folder beside ``out`` (the FAISS file is moved in) and swap it in."""
+    from .sparse import build_bm25
 
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s turns on its DEBUG messages when imported
-    out.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_builds(out)
+    final, remap = vocab.sorted_order(np.concatenate([a.term_ids, *a.title_ids]).astype(np.int64))
+    words = vocab.words
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
     try:
         with open(tmp / DOCS_FILE, "w", encoding="utf-8", newline="\n") as fh:
-            for d, tt in zip(docs, title_terms):
-                fh.write(json.dumps({**d.to_json(), "terms": tt}, ensure_ascii=False) + "\n")
+            for d, tt in zip(docs, a.title_ids):
+                fh.write(json.dumps({**d.to_json(), "terms": [words[i] for i in tt.tolist()]}, ensure_ascii=False) + "\n")
         with open(tmp / CHUNKS_FILE, "w", encoding="utf-8", newline="\n") as fh:
-            for r in rows:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-        lengths = np.fromiter((len(t) for t in terms), dtype=np.int64, count=len(terms))
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        ids = np.fromiter((vocab[t] for ts in terms for t in ts), dtype=np.int32, count=int(offsets[-1]))
-        np.save(tmp / SENTENCE_SPANS_FILE, spans)
-        np.save(tmp / SENTENCE_TERMS_FILE, ids)
-        np.save(tmp / SENTENCE_OFFSETS_FILE, offsets)
-        np.save(tmp / SENTENCE_VECTORS_FILE, np.ascontiguousarray(sent_vecs, dtype=np.float16))
-        faiss.write_index(index, str(tmp / DENSE_FILE))
-        doc_row = {d.id: i for i, d in enumerate(docs)}
-        corpus_ids = [[vocab[t] for t in title_terms[doc_row[r["doc_id"]]]]
-                      + [i for j in r["sent_rows"] for i in ids[offsets[j]:offsets[j + 1]].tolist()] for r in rows]
-        bm25 = bm25s.BM25(k1=BM25_PARAMS["k1"], b=BM25_PARAMS["b"], method=BM25_PARAMS["method"])
-        bm25.index((corpus_ids, vocab), show_progress=False)
+            for di, n, c, first in a.chunks:
+                d = docs[di]
+                row = {"id": f"{d.id}#{n}", "doc_id": d.id, "start": c["start"], "end": c["end"],
+                       "text": d.text[c["start"]:c["end"]], "sents": c["sents"],
+                       "sent_rows": [first + j for j in c["sent_rows"]]}
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        term_ids = remap[a.term_ids] if len(a.term_ids) else a.term_ids
+        np.save(tmp / SENTENCE_SPANS_FILE, a.spans)
+        np.save(tmp / SENTENCE_TERMS_FILE, term_ids.astype(np.int32))
+        np.save(tmp / SENTENCE_OFFSETS_FILE, a.offsets)
+        stored = np.lib.format.open_memmap(tmp / SENTENCE_VECTORS_FILE, mode="w+", dtype=np.float16,
+                                           shape=(len(a.spans), int(manifest["model"]["dim"])))
+        at = 0
+        for block in a.sent_vecs:  # block by block: never all in memory at once
+            stored[at:at + len(block)] = block
+            at += len(block)
+        stored.flush()
+        del stored
+        shutil.move(dense_file, tmp / DENSE_FILE)
+        title_ids = [remap[t] for t in a.title_ids]
+        tokens, owner = _bm25_tokens(a, term_ids, title_ids)
+        bm25 = build_bm25(tokens, owner, len(a.chunks), final, k1=BM25_PARAMS["k1"], b=BM25_PARAMS["b"])
+        del tokens, owner
         bm25.save(str(tmp / BM25_DIR), show_progress=False)
         manifest = {**manifest, "files": {p.relative_to(tmp).as_posix(): file_sha256(p)
                                           for p in sorted(tmp.rglob("*")) if p.is_file()}}

@@ -31,12 +31,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .errors import IndexFormatError
 
 __all__ = [
     "FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_FILE", "DOCS_FILE", "CHUNKS_FILE", "DENSE_FILE", "BM25_DIR",
     "SENTENCE_SPANS_FILE", "SENTENCE_TERMS_FILE", "SENTENCE_OFFSETS_FILE", "SENTENCE_VECTORS_FILE", "BM25_VOCAB_FILE",
-    "read_manifest", "verify_files", "file_sha256", "read_jsonl",
+    "read_manifest", "verify_files", "file_sha256", "read_jsonl", "csr_positions",
 ]
 
 FORMAT_NAME = "korag-index"
@@ -110,3 +112,19 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The JSON objects of a ``.jsonl`` file, one per non-empty line."""
     with open(path, encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+def csr_positions(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the items of ``rows`` in a CSR layout (row j holds ``offsets[j]:offsets[j + 1]``).
+
+    Returns ``(positions, owner)``: the flat positions, and for each the index into ``rows`` it came from.
+
+    >>> csr_positions(np.array([0, 2, 5]), np.array([1, 0]))
+    (array([2, 3, 4, 0, 1]), array([0, 0, 0, 1, 1]))
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    starts = np.asarray(offsets[rows], dtype=np.int64)
+    lens = np.asarray(offsets[rows + 1], dtype=np.int64) - starts
+    total = int(lens.sum())
+    owner = np.repeat(np.arange(len(rows)), lens)
+    return np.arange(total) - np.repeat(np.cumsum(lens) - lens, lens) + np.repeat(starts, lens), owner

@@ -32,6 +32,7 @@ from indexer.format import (
     SENTENCE_SPANS_FILE,
     SENTENCE_TERMS_FILE,
     SENTENCE_VECTORS_FILE,
+    csr_positions,
     read_jsonl,
     read_manifest,
     verify_files,
@@ -317,24 +318,39 @@ class Retriever:
         return {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
 
     # ------------------------------------------------------------------ sentence evidence
-    def _sentence_lex(self, qterms: set[str], qmass: float, j: int) -> float:
-        """Keyword evidence of sentence row ``j``: saturated idf-weighted matches / the question's idf mass.
+    def _term_counts(self, rows: np.ndarray, qids: np.ndarray) -> np.ndarray:
+        """How often each question term id occurs in each sentence row: shape ``(len(rows), len(qids))``."""
+        out = np.zeros((len(rows), len(qids)), dtype=np.float64)
+        if not len(rows) or not len(qids):
+            return out
+        pos, seg = csr_positions(self.sentences.offsets, rows)
+        at, qi = np.nonzero(np.asarray(self.sentences.terms[pos])[:, None] == qids[None, :])
+        np.add.at(out, (seg[at], qi), 1.0)
+        return out
+
+    def _sentence_lex(self, qterms: set[str], rows: np.ndarray) -> np.ndarray:
+        """Keyword evidence of each sentence row: saturated idf-weighted matches / the question's idf mass.
 
         A question term missing from the sentence but present in the sentence before it (a heading, the
         lead of a list) counts ``context_weight`` as much.
         """
-        tf = self._sent_tf(j)
-        prev = self._prev_tf(j)
+        qmass = sum(self._idf.get(t, self._max_idf) for t in qterms)
+        known = sorted(t for t in qterms if t in self._idf)
+        if not qmass or not known or not len(rows):
+            return np.zeros(len(rows))
+        qids = np.array([self._vocab[t] for t in known], dtype=np.int64)
+        idf = np.array([self._idf[t] for t in known])
+        f = self._term_counts(rows, qids)
+        prev = rows - 1
+        same_doc = (rows > 0) & (self.sentences.doc_row[np.maximum(prev, 0)] == self.sentences.doc_row[rows])
+        fp = self._term_counts(prev[same_doc], qids)
+        f_prev = np.zeros_like(f)
+        f_prev[same_doc] = fp
+        missing = f == 0
         k1 = self.settings.sentence_k1
-        total = 0.0
-        for t in qterms:
-            f = tf.get(t)
-            w = 1.0
-            if not f:
-                f, w = prev.get(t), self.settings.context_weight
-            if f:
-                total += w * self._idf.get(t, self._max_idf) * f * (k1 + 1) / (f + k1)
-        return total / qmass if qmass else 0.0
+        f = np.where(missing, f_prev, f)
+        w = np.where(missing, self.settings.context_weight, 1.0)
+        return (w * idf[None, :] * f * (k1 + 1) / (f + k1)).sum(axis=1) / qmass
 
     def _local_idf(self, qterms: set[str], pool: list[_Scored]) -> dict[str, float]:
         """idf of the question terms among the candidate passages' sentences: what tells them apart."""
@@ -368,13 +384,17 @@ class Retriever:
         return sum(w for t, w in weights.items() if t in have) / sum(weights.values())
 
     def _evidence(self, cands: list[_Scored], qterms: list[str], qvec: np.ndarray | None) -> None:
-        qset = set(qterms)
-        qmass = sum(self._idf.get(t, self._max_idf) for t in qset)
-        for c in cands:
-            rows = self.chunks[c.row]["sent_rows"]
-            c.sent_lex = [self._sentence_lex(qset, qmass, j) for j in rows]
-            if qvec is not None:
-                c.sent_cos = [float(x) for x in np.asarray(self._sent_vecs[rows], dtype=np.float32) @ qvec]
+        """Per-sentence keyword evidence and cosine of every candidate, computed for all candidates at once."""
+        per = [self.chunks[c.row]["sent_rows"] for c in cands]
+        rows = np.fromiter((j for r in per for j in r), dtype=np.int64, count=sum(map(len, per)))
+        lex = self._sentence_lex(set(qterms), rows).tolist()
+        cos = (np.asarray(self._sent_vecs[rows], dtype=np.float32) @ qvec).tolist() if qvec is not None else None
+        at = 0
+        for c, r in zip(cands, per):
+            c.sent_lex = lex[at:at + len(r)]
+            if cos is not None:
+                c.sent_cos = cos[at:at + len(r)]
+            at += len(r)
 
     def _ranked(self, q: str, k: int, mode: str) -> tuple[list[_Scored], list[str], np.ndarray | None]:
         """Candidates best first, with evidence, before near-duplicate removal."""

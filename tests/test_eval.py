@@ -123,7 +123,7 @@ def test_bench_synthesises_real_korean_documents() -> None:
 
     a = synthesise(REPO / "corpus", 40, seed=1)
     b = synthesise(REPO / "corpus", 40, seed=1)
-    assert [d.text for d in a] == [d.text for d in b] and len(a) == 20
+    assert [d.text for d in a] == [d.text for d in b] and len(a) == 14
     from indexer.ingest import load_corpus
 
     corpus = "\n".join(d.text for d in load_corpus(REPO / "corpus", progress=False)[0])  # the clean texts

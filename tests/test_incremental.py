@@ -142,3 +142,22 @@ def test_ivf_settings_are_measured_stored_and_applied_after_loading(tmp_path: Pa
     manifest["dense"]["nprobe"] = 3
     (ivf / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     assert faiss.extract_index_ivf(Retriever.load(ivf)._dense).nprobe == 3
+
+
+def test_bm25_matrix_equals_bm25s_own_indexing(seed_index: Path) -> None:
+    """The numpy-built BM25 matrix scores exactly as bm25s.BM25.index over the same chunk terms."""
+    import bm25s
+
+    r = Retriever.load(seed_index)
+    words = {i: t for t, i in r._vocab.items()}
+    tokens = []
+    for c in r.chunks:
+        title = list(r.docs[c["doc_id"]]["terms"])
+        tokens.append(title + [words[i] for j in c["sent_rows"] for i in r.sentences.term_ids(j)])
+    ref = bm25s.BM25(k1=0.9, b=0.5, method="lucene")
+    ref.index(tokens, show_progress=False)
+    for q in QUERIES + ["인공지능 산업단지 공모", "2022년 예산 확정"]:
+        terms = [t for t in r.analyzer.analyze(q) if t in r._vocab and t in ref.vocab_dict]
+        assert terms, q
+        assert np.allclose(ref.get_scores(terms), r._bm25.get_scores(terms), rtol=1e-6, atol=1e-7), q
+    assert sorted(t for t in ref.vocab_dict if t) == sorted(t for t in r._vocab if t)
