@@ -7,6 +7,7 @@ import logging
 import sys
 
 from .build import DEFAULT_CHUNK_SIZE, DEFAULT_OVERLAP, build_index
+from .dense import KINDS
 from .errors import KoragError
 
 
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true",
                         help="rebuild everything; by default an existing index built with the same model and settings "
                              "is updated: only added, changed and removed files are processed")
-    parser.add_argument("--dense", choices=("auto", "flat", "ivf"), default="auto",
+    parser.add_argument("--dense", choices=KINDS, default="auto",
                         help="FAISS index: exact below 50,000 chunks and IVF above (auto, the default), or forced")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)

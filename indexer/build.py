@@ -420,10 +420,14 @@ def build_from_documents(
     (identical to a full rebuild). ``dense_kind``: "auto" (exact below ``dense.FLAT_MAX`` chunks, IVF
     above), "flat" or "ivf". ``analyzer``/``encoder``: an already-built analyzer or loaded model to use.
     """
+    import faiss
+
     from . import dense as dense_index
     from .embedding import DEFAULT_MODEL, load_model, model_dimension
 
     t0 = time.perf_counter() if started is None else started
+    if dense_kind not in dense_index.KINDS:
+        raise ValueError(f"dense_kind={dense_kind!r} is not one of {', '.join(dense_index.KINDS)}")
     out = Path(out_dir)
     skipped = list(skipped or [])
     if not docs:
@@ -492,8 +496,6 @@ def build_from_documents(
         spec = dense_index.plan(len(assembled.chunks), dim, dense_kind)
         index, spec = dense_index.build(assembled.vectors, spec, queries=_sample_rows(assembled.sent_vecs, 500)
                                         if spec["type"] != "flat-ip" else None)
-        import faiss
-
         faiss.write_index(index, str(scratch / DENSE_FILE))
         del index  # free the vectors before the BM25 matrix is built
         assembled.vectors = np.zeros((0, dim), dtype=np.float32)

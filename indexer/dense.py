@@ -2,8 +2,10 @@
 
 Below :data:`FLAT_MAX` chunk vectors the index is exact (``IndexFlatIP``). Above it, an inverted-file
 index (``IndexIVFFlat``, inner product) with about ``sqrt(n)`` lists; its ``nprobe`` is chosen at build
-time as the smallest that reaches :data:`RECALL_TARGET` recall@10 against exact search, measured on a
-sample of the index's own sentence vectors used as queries. The choice and the measured recall are stored
+time as the smallest that reaches :data:`RECALL_TARGET` plus :data:`RECALL_MARGIN` recall@10 against exact
+search, measured on a sample of the index's own sentence vectors used as queries (the margin covers
+questions, which sit further from the stored sentences: at 1M chunks a 0.983 sentence recall gave 0.966
+on the eval questions). The choice and the measured recall are stored
 in the manifest's ``dense`` entry and applied again after loading (FAISS files do not reliably carry
 search-time parameters).
 
@@ -19,10 +21,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FLAT_MAX", "RECALL_TARGET", "plan", "build", "apply_params", "stored_vectors", "recall_at_k"]
+__all__ = ["KINDS", "FLAT_MAX", "RECALL_TARGET", "RECALL_MARGIN", "plan", "build", "apply_params", "stored_vectors", "recall_at_k"]
 
+KINDS = ("auto", "flat", "ivf")
 FLAT_MAX = 50_000  # exact search below this many chunks: a flat scan of 50k x 512 floats is ~5 ms on one core
 RECALL_TARGET = 0.98
+RECALL_MARGIN = 0.01
 _NPROBES = (4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 _TRAIN_PER_LIST = 64  # k-means training points per inverted list
 _SAMPLE_QUERIES = 500
@@ -30,8 +34,8 @@ _SAMPLE_QUERIES = 500
 
 def plan(n: int, dim: int, kind: str = "auto") -> dict[str, Any]:
     """The dense index description for ``n`` vectors: ``kind`` is "auto", "flat" or "ivf"."""
-    if kind not in ("auto", "flat", "ivf"):
-        raise ValueError(f"dense index kind {kind!r} is not one of auto, flat, ivf")
+    if kind not in KINDS:
+        raise ValueError(f"dense index kind {kind!r} is not one of {', '.join(KINDS)}")
     if kind == "flat" or (kind == "auto" and n <= FLAT_MAX):
         return {"type": "flat-ip", "dim": dim}
     nlist = 2 ** round(math.log2(max(math.sqrt(max(n, 1)), 8)))
@@ -72,7 +76,7 @@ def build(vectors: np.ndarray, spec: dict[str, Any], queries: np.ndarray | None 
         _, got = index.search(q, 10)
         r = recall_at_k(truth, got)
         out.update(nprobe=nprobe, recall_at_10=round(r, 4), recall_queries=len(q))
-        if r >= RECALL_TARGET:
+        if r >= RECALL_TARGET + RECALL_MARGIN:
             break
     index.nprobe = out["nprobe"]
     return index, out

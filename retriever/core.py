@@ -504,10 +504,14 @@ class Retriever:
         # the answer: the best sentence, plus the runner-up when it scores almost as well (a different sentence,
         # possibly of another passage), or the next sentence when the best one is a short heading
         picks = [(ci, si)]
-        seen = {self.chunks[pool[ci].row]["sent_rows"][si]}
+
+        def sentence_text(cj: int, sj: int) -> str:
+            ch = self.chunks[pool[cj].row]
+            return " ".join(ch["text"][ch["sents"][sj][0]:ch["sents"][sj][1]].split())
+
+        seen = {sentence_text(ci, si)}
         for score, cj, sj in scored[1:]:
-            row = self.chunks[pool[cj].row]["sent_rows"][sj]
-            if row in seen:
+            if sentence_text(cj, sj) in seen:  # the same sentence again (chunk overlap, or repeated in the text)
                 continue
             if score >= st.second_sentence_ratio * best_score:
                 picks.append((cj, sj))

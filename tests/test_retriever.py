@@ -71,6 +71,16 @@ def test_ask_answers_with_a_cited_sentence(r: Retriever) -> None:
         assert r.docs[c.doc_id]["text"][s:e] in a.text
 
 
+def test_answer_never_repeats_a_sentence(r: Retriever) -> None:
+    """The runner-up sentence is a different sentence, not the same text from an overlapping or repeated passage."""
+    from eval.data import load_qa
+
+    for item in load_qa():
+        a = r.ask(item.question)
+        texts = [" ".join(r.docs[a.citations[ci].doc_id]["text"][s:e].split()) for ci, s, e in a.highlights]
+        assert len(texts) == len(set(texts)), (item.question, texts)
+
+
 def test_ask_says_not_found_for_off_topic_questions(r: Retriever) -> None:
     for q in ("오늘 서울 미세먼지 농도 어때?", "김치찌개 맛있게 끓이는 법"):
         a = r.ask(q)
