@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["expected_types", "sentence_types", "type_bonus"]
+__all__ = ["expected_types", "sentence_types", "type_bonus", "asked_unit"]
 
 _Q_NUMBER = re.compile(r"얼마|몇|규모|금액|액수|비율|비중|퍼센트|%|예산|총액|총\s*사업비|수는|개수|인원|물량|면적|배정액")
 _Q_DATE = re.compile(r"언제|며칠|날짜|기간|몇\s*시|일시|연도|몇\s*년|시기|까지|부터")
@@ -70,3 +70,34 @@ def type_bonus(wanted: frozenset[str], sentence: str, question: str = "") -> flo
         if "부터" in question and not _SINCE.search(sentence):
             return 0.5
     return 1.0
+
+
+# counters that answer one another ("몇 곳" is answered by "150여개"), and units written several ways
+_UNIT_FORMS = {
+    "%": r"%|퍼센트|프로", "퍼센트": r"%|퍼센트|프로", "프로": r"%|퍼센트|프로",
+    "제곱미터": r"m2|㎡|m²|제곱미터", "평": r"평",
+    "시": r"시(?![가-힣])|:\d{2}",
+    "곳": r"곳|개소|개사|개", "개": r"개|개소|개사|곳",
+}
+_ASKED_UNIT = re.compile(r"몇\s*(%|퍼센트|프로|제곱미터|[가-힣])")
+
+
+def asked_unit(question: str) -> re.Pattern[str] | None:
+    """For a "몇 <unit>" question, a pattern matching a number written with that unit; else None.
+
+    An answer to "졸업생 취업률은 몇 %?" must state a percentage: when none of the retrieved passages has
+    one, the corpus does not say.
+
+    >>> bool(asked_unit("지원받는 기업은 몇 곳?").search("150여개 기업을 지원한다"))
+    True
+    >>> bool(asked_unit("취업률은 몇 %인가요?").search("졸업생 155명을 배출"))
+    False
+    >>> asked_unit("예산은 얼마야?") is None
+    True
+    """
+    m = _ASKED_UNIT.search(question)
+    if not m:
+        return None
+    unit = m.group(1)
+    forms = _UNIT_FORMS.get(unit, re.escape(unit))
+    return re.compile(r"\d[\d,.]*\s*(?:만|천|백|억)?\s*(?:여|가량|남짓)?\s*(?:" + forms + ")")

@@ -38,7 +38,7 @@ from indexer.format import (
     verify_files,
 )
 
-from .answer import expected_types, type_bonus
+from .answer import asked_unit, expected_types, type_bonus
 from .fusion import fuse
 
 __all__ = ["Retriever", "Hit", "Answer", "MODES", "MAX_QUERY_CHARS", "SearchSettings"]
@@ -533,7 +533,11 @@ class Retriever:
         nouns = self.analyzer.analyze(q, predicates=False)
         c = pool[ci]
         confidence = self._coverage(nouns or terms, c.row) if terms else max(c.sent_cos, default=0.0)
-        return Answer(q, text, citations, confidence >= st.found_threshold, float(confidence), highlights)
+        found = confidence >= st.found_threshold
+        unit = asked_unit(q)
+        if found and unit is not None and not any(unit.search(h.text) for h in citations):
+            found = False  # "몇 %?" and no passage states a percentage: the corpus does not say
+        return Answer(q, text, citations, found, float(confidence), highlights)
 
 
 class _Sentences:
