@@ -275,6 +275,14 @@ def test_main_builds_a_missing_index_then_serves(tmp_path: Path, monkeypatch: py
     assert cli.main(["--index", str(index), "--corpus", str(corpus), "--port", "7999"]) == 0
     assert (index / "manifest.json").is_file()
     assert calls == [{"host": "127.0.0.1", "port": 7999, "quiet": True}]
+    # an index in an older format is rebuilt, not refused
+    import json
+
+    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    (index / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}), encoding="utf-8")
+    assert cli.main(["--index", str(index), "--corpus", str(corpus), "--port", "7999"]) == 0
+    assert json.loads((index / "manifest.json").read_text(encoding="utf-8"))["format_version"] == manifest["format_version"]
+    assert len(calls) == 2
     # an existing folder that is not an index is left alone
     other = tmp_path / "not-an-index"
     other.mkdir()

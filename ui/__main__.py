@@ -1,6 +1,7 @@
 """``python -m ui [--index index] [--corpus corpus] [--port 7860] [--host 127.0.0.1] [--rebuild]``
 
-Builds the index from the corpus on first run (when the index folder is missing), then serves the chat.
+Builds the index from the corpus on first run (when the index folder is missing, or holds an index in an
+older format), then serves the chat.
 """
 
 from __future__ import annotations
@@ -17,6 +18,20 @@ def _is_index(path: Path) -> bool:
     from indexer.format import MANIFEST_FILE
 
     return (path / MANIFEST_FILE).is_file()
+
+
+def _older_format(path: Path) -> int | None:
+    """The format version of an index written by an earlier version of this program, else None."""
+    import json
+
+    from indexer.format import FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE
+
+    try:
+        manifest = json.loads((path / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    version = manifest.get("format_version") if isinstance(manifest, dict) and manifest.get("format") == FORMAT_NAME else None
+    return version if isinstance(version, int) and version < FORMAT_VERSION else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,8 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"오류: {str(index_dir)!r} 폴더는 색인이 아닙니다 (manifest.json 없음). 다른 --index 폴더를 지정하세요.",
               file=sys.stderr)
         return 2
-    if needs_build or args.rebuild:
-        why = "색인을 다시 만듭니다" if args.rebuild and not needs_build else "색인이 없어 새로 만듭니다"
+    old = None if needs_build else _older_format(index_dir)
+    if needs_build or args.rebuild or old is not None:
+        why = ("색인을 다시 만듭니다" if args.rebuild and not needs_build else
+               f"색인 형식 {old}판으로 만든 색인이라 새 형식으로 다시 만듭니다" if old is not None else "색인이 없어 새로 만듭니다")
         print(f"{why}: {args.corpus} → {index_dir} (처음 한 번, 1분쯤 걸립니다)", flush=True)
         try:
             report = build_index(args.corpus, index_dir, progress=True)
