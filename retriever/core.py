@@ -166,7 +166,7 @@ class Retriever:
         self.docs = docs
         self.chunks = chunks
         self.sentences = sentences
-        self._sent_vecs = sentence_vectors
+        self._sent_vecs = np.asarray(sentence_vectors)  # a plain view of the memory map (no per-access overhead)
         self._bm25 = bm25
         self._dense = dense
         self._model = model
@@ -324,9 +324,8 @@ class Retriever:
         if not len(rows) or not len(qids):
             return out
         pos, seg = csr_positions(self.sentences.offsets, rows)
-        at, qi = np.nonzero(np.asarray(self.sentences.terms[pos])[:, None] == qids[None, :])
-        np.add.at(out, (seg[at], qi), 1.0)
-        return out
+        at, qi = np.nonzero(self.sentences.terms[pos][:, None] == qids[None, :])
+        return np.bincount(seg[at] * len(qids) + qi, minlength=out.size).reshape(out.shape).astype(np.float64)
 
     def _sentence_lex(self, qterms: set[str], rows: np.ndarray) -> np.ndarray:
         """Keyword evidence of each sentence row: saturated idf-weighted matches / the question's idf mass.
@@ -544,10 +543,11 @@ class _Sentences:
     """The index's sentence table, memory-mapped: document row and span of each sentence, and its term ids."""
 
     def __init__(self, spans: np.ndarray, term_ids: np.ndarray, offsets: np.ndarray) -> None:
-        self.spans = spans
-        self.doc_row = spans[:, 0] if spans.ndim == 2 and spans.shape[1:] == (3,) else np.zeros(0, dtype=np.int64)
-        self.terms = term_ids
-        self.offsets = offsets
+        # plain ndarray views of the memory maps: same pages, without np.memmap's per-access overhead
+        self.spans = np.asarray(spans)
+        self.doc_row = self.spans[:, 0] if spans.ndim == 2 and spans.shape[1:] == (3,) else np.zeros(0, dtype=np.int64)
+        self.terms = np.asarray(term_ids)
+        self.offsets = np.asarray(offsets)
 
     def __len__(self) -> int:
         return len(self.spans)
