@@ -11,7 +11,7 @@ search-time parameters).
 
 >>> spec = plan(2_000_000, 512)                     # doctest: +SKIP
 >>> spec["type"], spec["nlist"]                     # doctest: +SKIP
-('ivf-flat-ip', 2048)
+('ivf-flat-ip', 1024)
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def plan(n: int, dim: int, kind: str = "auto") -> dict[str, Any]:
     if kind == "flat" or (kind == "auto" and n <= FLAT_MAX):
         return {"type": "flat-ip", "dim": dim}
     nlist = 2 ** round(math.log2(max(math.sqrt(max(n, 1)), 8)))
-    nlist = max(8, min(nlist, 8192, max(n // 8, 8)))
+    nlist = min(nlist, 8192, max(n // 8, 8))  # at least 8 lists, and 8 vectors a list on average
     return {"type": "ivf-flat-ip", "dim": dim, "nlist": int(nlist), "nprobe": 1}
 
 

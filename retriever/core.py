@@ -173,7 +173,6 @@ class Retriever:
         self.analyzer = analyzer
         self.settings = settings
         self._encode_lock = threading.Lock()
-        self._row = {c["id"]: i for i, c in enumerate(chunks)}
         self._idf, self._vocab = self._term_idf(bm25)
         self._max_idf = max(self._idf.values(), default=1.0)
         self._words = [""] * (max(self._vocab.values(), default=-1) + 1)

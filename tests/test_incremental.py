@@ -80,7 +80,7 @@ def test_update_processes_only_changed_files_and_equals_a_full_rebuild(
     seen = _encoded(monkeypatch)
     report = build_index(corpus, out, model=model, progress=False)
     u = report.update
-    assert (u.reused, u.added, u.changed, u.removed, u.reason) == (2, 1, 1, 0 + 1, "")
+    assert (u.reused, u.added, u.changed, u.removed, u.reason) == (2, 1, 1, 1, "")
     assert "1 added, 1 changed, 1 removed, 2 unchanged" in report.summary()
     # only the changed and the new document were split and embedded (their sentences and titles)
     r = Retriever.load(out)
@@ -105,7 +105,7 @@ def test_unchanged_corpus_is_left_alone(tmp_path: Path, tiny_model_dir: Path) ->
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     report = build_index(corpus, out, model=str(tiny_model_dir), progress=False)
     assert report.update.summary() == "already up to date (4 documents unchanged)"
-    assert report.embedded_chunks == 0 and report.chunks == Retriever.load(out).__len__()
+    assert report.embedded_chunks == 0 and report.chunks == len(Retriever.load(out))
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
 
 
