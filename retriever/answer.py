@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["expected_types", "sentence_types", "type_bonus", "asked_unit"]
+__all__ = ["expected_types", "sentence_types", "type_bonus", "asked_unit", "footnote_refs", "find_footnote"]
 
 _Q_NUMBER = re.compile(r"얼마|몇|규모|금액|액수|비율|비중|퍼센트|%|예산|총액|총\s*사업비|수는|개수|인원|물량|면적|배정액")
 _Q_DATE = re.compile(r"언제|며칠|날짜|기간|몇\s*시|일시|연도|몇\s*년|시기|까지|부터")
@@ -101,3 +101,37 @@ def asked_unit(question: str) -> re.Pattern[str] | None:
     unit = m.group(1)
     forms = _UNIT_FORMS.get(unit, re.escape(unit))
     return re.compile(r"\d[\d,.]*\s*(?:만|천|백|억)?\s*(?:여|가량|남짓)?\s*(?:" + forms + ")")
+
+
+# a footnote mark after a term ("캠퍼스혁신파크**", "지역혁신사업*(RIS)"), and the note line it points to ("** 대학 ...")
+_REF = re.compile(r"([0-9A-Za-z가-힣·]+)[)'’”」]*(\*{1,3})(?!\*)(\([^()\n]{1,40}\))?")
+_NOTE_GAP = 2000  # a note follows its mark within this many characters
+
+
+def footnote_refs(sentence: str) -> list[tuple[str, str]]:
+    """``(term, marks)`` for every footnote mark in a sentence; the term includes a parenthesis right after the mark.
+
+    >>> footnote_refs("RIS사업과 혁신거점 사업(도심융합특구*, 캠퍼스혁신파크**)을 연계")
+    [('도심융합특구', '*'), ('캠퍼스혁신파크', '**')]
+    >>> footnote_refs("지역혁신사업*(RIS)은 ...")
+    [('지역혁신사업 (RIS)', '*')]
+    >>> footnote_refs("* 지방 광역시 중심지에 복합혁신공간 구축")
+    []
+    """
+    out = []
+    for m in _REF.finditer(sentence):
+        term = m.group(1) + (" " + m.group(3) if m.group(3) else "")
+        out.append((term, m.group(2)))
+    return out
+
+
+def find_footnote(text: str, after: int, marks: str) -> int | None:
+    """Offset in ``text`` of the first note line starting with exactly ``marks`` after offset ``after``, if near.
+
+    >>> t = "사업(특구*, 파크**)을 연계\\n* 지방 광역시\\n** 대학 캠퍼스 유휴 부지"
+    >>> t[find_footnote(t, 14, "**"):]
+    '** 대학 캠퍼스 유휴 부지'
+    """
+    rx = re.compile(r"(?m)^[ \t\-]*(" + re.escape(marks) + r")(?!\*)")
+    m = rx.search(text, after, after + _NOTE_GAP)
+    return m.start(1) if m else None

@@ -38,7 +38,7 @@ from indexer.format import (
     verify_files,
 )
 
-from .answer import asked_unit, expected_types, type_bonus
+from .answer import asked_unit, expected_types, find_footnote, footnote_refs, type_bonus
 from .fusion import fuse
 
 __all__ = ["Retriever", "Hit", "Answer", "MODES", "MAX_QUERY_CHARS", "SearchSettings"]
@@ -454,6 +454,27 @@ class Retriever:
                     break
         return kept
 
+    def _footnote(self, kept: list[_Scored], ci: int, si: int, qterms: set[str]) -> tuple[int, int] | None:
+        """The note sentence ``(candidate index, sentence index)`` that sentence ``si`` of ``kept[ci]`` points to
+        with a footnote mark ("캠퍼스혁신파크**" -> "** 대학 캠퍼스 ...") on a term of the question, when a
+        retrieved passage holds it."""
+        ch = self.chunks[kept[ci].row]
+        s0, e0 = ch["sents"][si]
+        text = self.docs[ch["doc_id"]]["text"]
+        for term, marks in footnote_refs(ch["text"][s0:e0]):
+            if not qterms.intersection(self.analyzer.analyze(term)):
+                continue
+            at = find_footnote(text, ch["start"] + e0, marks)
+            if at is None:
+                continue
+            for cj, c in enumerate(kept):
+                o = self.chunks[c.row]
+                if o["doc_id"] == ch["doc_id"]:
+                    for sj, (a, b) in enumerate(o["sents"]):
+                        if o["start"] + a <= at < o["start"] + b:
+                            return cj, sj
+        return None
+
     # ------------------------------------------------------------------ public API
     def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
         """The ``k`` best passages for ``query``, best first; ``mode`` is "hybrid", "bm25" or "dense".
@@ -515,15 +536,22 @@ class Retriever:
                 picks.append((cj, sj))
             break
         chunk = self.chunks[pool[ci].row]
-        if len(picks) == 1 and chunk["sents"][si][1] - chunk["sents"][si][0] < 40 and si + 1 < len(chunk["sents"]):
-            picks.append((ci, si + 1))
+        note = self._footnote(kept, ci, si, set(terms))
+        if note is not None:  # the note explains a term the question is about: it takes the runner-up's place
+            picks = [(ci, si), note]
+        else:
+            if len(picks) == 1 and chunk["sents"][si][1] - chunk["sents"][si][0] < 40 and si + 1 < len(chunk["sents"]):
+                picks.append((ci, si + 1))  # a short heading: the sentence under it
+            note = self._footnote(kept, *picks[-1], set(terms)) if len(picks) > 1 else None
+            if note is not None and note not in picks:
+                picks.append(note)
         order = [ci] + [j for j in range(len(kept)) if j != ci]
         hits = [self._hit(x) for x in kept]
         citations = [hits[j] for j in order]
         highlights = []
         parts = []
         for cj, sj in sorted(picks, key=lambda p: (order.index(p[0]), p[1])):
-            ch = self.chunks[pool[cj].row]
+            ch = self.chunks[kept[cj].row]
             s0, e0 = ch["sents"][sj]
             highlights.append((order.index(cj), ch["start"] + s0, ch["start"] + e0))
             parts.append(ch["text"][s0:e0])

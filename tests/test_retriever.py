@@ -81,6 +81,17 @@ def test_answer_never_repeats_a_sentence(r: Retriever) -> None:
         assert len(texts) == len(set(texts)), (item.question, texts)
 
 
+def test_a_footnote_on_the_term_asked_about_joins_the_answer(r: Retriever) -> None:
+    """"캠퍼스혁신파크**" points to the note "** 대학 캠퍼스 유휴 부지를 ..." that says what it is; the note of
+    the other term in that sentence ("도심융합특구*") is not added."""
+    a = r.ask("캠퍼스혁신파크는 어떤 사업이야?")
+    assert a.found and "캠퍼스혁신파크**" in a.text
+    assert "** 대학 캠퍼스 유휴 부지를 활용하여 도시첨단산업단지 조성" in a.text
+    assert "지방 광역시" not in a.text
+    notes = [(ci, s, e) for ci, s, e in a.highlights if r.docs[a.citations[ci].doc_id]["text"][s:e].startswith("** 대학")]
+    assert len(notes) == 1 and a.citations[notes[0][0]].start <= notes[0][1] < notes[0][2] <= a.citations[notes[0][0]].end
+
+
 def test_a_count_the_corpus_never_states_is_not_found(r: Retriever) -> None:
     """"몇 %" needs a percentage in the evidence; the same topic asked by an amount it does state is answered."""
     a = r.ask("광주 AI 사관학교 졸업생 취업률은 몇 %인가요?")
