@@ -1,9 +1,9 @@
 """Pack whole sentences into chunks that are true slices of the document text.
 
->>> text = "가나다 라마. 바사아 자차. 카타파 하."
->>> spans = [(0, 7), (8, 15), (16, 23)]
->>> [(c.start, c.end) for c in pack_sentences(text, spans, chunk_size=16, overlap=1)]
-[(0, 15), (8, 23)]
+>>> text = "가나다라마 바사아자차. 카타파하 가나다라. 마바사아 자차카타."
+>>> spans = [(0, 12), (13, 23), (24, 34)]
+>>> [(c.start, c.end) for c in pack_sentences(text, spans, chunk_size=24, overlap=1)]
+[(0, 23), (13, 34)]
 """
 
 from __future__ import annotations

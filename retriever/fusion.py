@@ -6,8 +6,8 @@ Normalisation is safe for a single hit and for ties (every score equal -> 1.0).
 {'a': 1.0, 'b': 0.0}
 >>> minmax({"a": 3.0})
 {'a': 1.0}
->>> fuse({"a": 10.0, "b": 5.0}, {"b": 0.9, "c": 0.5}, weight=0.5, method="convex")
-[('b', 0.5), ('a', 0.5), ('c', 0.0)]
+>>> fuse({"a": 10.0, "b": 5.0}, {"b": 0.9, "c": 0.5}, weight=0.5, method="convex")  # a tie: keyword score first
+[('a', 0.5), ('b', 0.5), ('c', 0.0)]
 """
 
 from __future__ import annotations

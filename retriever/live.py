@@ -5,7 +5,7 @@
 running on the previous index until then, and keep running on it if the new one cannot be loaded.
 
 >>> live = LiveRetriever("index")                   # doctest: +SKIP
->>> r = live.current()                              # a consistent snapshot for one request
+>>> r = live.current()  # a consistent snapshot for one request  # doctest: +SKIP
 >>> r.ask("AX 실증산단 공모 기간은?").text             # doctest: +SKIP
 """
 
