@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="write the metrics as JSON")
     parser.add_argument("--plot", metavar="PATH", help="write a PNG of Hit@k against k per mode")
     parser.add_argument("--failures", metavar="PATH", help="write the misses (question, expected, what came first) as JSON")
+    parser.add_argument("--reranker", metavar="NAME", help="optional cross-encoder (hub id or folder) re-ordering the best passages")
     parser.add_argument("--check", action="store_true", help=f"exit 1 when a metric is below its floor in {DEFAULT_EXPECTED.name}")
     parser.add_argument("--expected", default=str(DEFAULT_EXPECTED), help="floors file for --check")
     args = parser.parse_args(argv)
@@ -114,17 +115,19 @@ def main(argv: list[str] | None = None) -> int:
                 name = f"squad:{Path(args.squad).stem}"
             with tempfile.TemporaryDirectory(prefix="korag-eval-") as tmp:
                 build_from_documents(docs, Path(tmp) / "index", progress=sys.stderr.isatty(), **settings)
-                r = Retriever.load(Path(tmp) / "index")
+                r = Retriever.load(Path(tmp) / "index", reranker=args.reranker)
                 report = evaluate_docs(r, queries, dataset=name, k=args.k)
         else:
             if not index.exists():
                 print(f"no index at {index}; building it from {args.corpus} ...", file=sys.stderr)
                 build_index(args.corpus, index, progress=sys.stderr.isatty())
-            r = Retriever.load(index)
+            r = Retriever.load(index, reranker=args.reranker)
             report = evaluate_qa(r, load_qa(args.qa), split=None if args.split == "all" else args.split, k=args.k)
     except (KoragError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.reranker:
+        report["dataset"] += f" (reranker {args.reranker})"
     report["seconds"] = round(time.perf_counter() - t0, 1)
     print(format_table(report))
     print(f"({report['seconds']} s)")

@@ -40,6 +40,7 @@ from indexer.format import (
 
 from .answer import asked_unit, expected_types, find_footnote, footnote_refs, type_bonus
 from .fusion import fuse
+from .rerank import CrossEncoderReranker, load_reranker
 
 __all__ = ["Retriever", "Hit", "Answer", "MODES", "MAX_QUERY_CHARS", "SearchSettings"]
 
@@ -54,6 +55,7 @@ class SearchSettings:
     Hybrid search: BM25 and dense candidates (``overfetch * k``, at least ``min_fetch`` each) are fused
     (``fusion``, ``dense_weight``); the best ``rerank_depth`` are re-scored with sentence-level evidence:
     ``fused + lex_weight * keyword coverage of the best sentence + sent_weight * best sentence cosine``.
+    With a cross-encoder reranker (``Retriever.load(..., reranker=...)``), its score then orders those candidates.
     """
 
     fusion: str = "convex"
@@ -85,7 +87,7 @@ class Hit:
     start: int
     end: int
     chunk_id: str
-    scores: dict[str, float] = field(default_factory=dict)  # per mode: "bm25", "dense", "hybrid"
+    scores: dict[str, float] = field(default_factory=dict)  # per stage: "bm25", "dense", "fused", "hybrid", "rerank"
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -160,6 +162,7 @@ class Retriever:
         model: Any,
         analyzer: KoreanAnalyzer,
         settings: SearchSettings,
+        reranker: CrossEncoderReranker | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.manifest = manifest
@@ -172,6 +175,7 @@ class Retriever:
         self._model = model
         self.analyzer = analyzer
         self.settings = settings
+        self.reranker = reranker
         self._encode_lock = threading.Lock()
         self._idf, self._vocab = self._term_idf(bm25)
         self._max_idf = max(self._idf.values(), default=1.0)
@@ -202,11 +206,14 @@ class Retriever:
         model: str | None = None,
         settings: SearchSettings | None = None,
         verify: bool = True,
+        reranker: str | CrossEncoderReranker | None = None,
     ) -> "Retriever":
         """Open an index folder built by ``python -m indexer``.
 
         ``model``: the embedding model that will encode queries; default the one recorded in the manifest.
         A different model, a wrong dimension, missing or altered files raise an error saying how to rebuild.
+        ``reranker``: an optional cross-encoder (hub id or folder, see :mod:`retriever.rerank`) that re-orders
+        the best candidates; off by default.
         """
         import bm25s
         import faiss
@@ -275,7 +282,10 @@ class Retriever:
         apply_params(dense, manifest.get("dense", {}))
         faiss.omp_set_num_threads(1)  # single queries: one thread measured faster than two
         analyzer = KoreanAnalyzer(AnalyzerConfig.from_json(manifest["analyzer"]))
-        return cls(d, manifest, docs, chunks, sentences, sent_vecs, bm25, dense, st, analyzer, settings or SearchSettings())
+        if isinstance(reranker, str):
+            reranker = load_reranker(reranker)
+        return cls(d, manifest, docs, chunks, sentences, sent_vecs, bm25, dense, st, analyzer, settings or SearchSettings(),
+                   reranker)
 
     @staticmethod
     def _term_idf(bm25: Any) -> tuple[dict[str, float], dict[str, int]]:
@@ -425,6 +435,12 @@ class Retriever:
                 c.score = c.score + st.lex_weight * max(c.sent_lex, default=0.0) + st.sent_weight * max(c.sent_cos, default=0.0)
                 c.per["hybrid"] = c.score
         cands.sort(key=lambda c: (-c.score, c.row))
+        if self.reranker is not None and cands:
+            cands = cands[: max(st.rerank_depth, 2 * k)]
+            probs = self.reranker.scores(q, [self.chunks[c.row]["text"] for c in cands])
+            for c, p in zip(cands, probs):
+                c.score = c.per["rerank"] = float(p)
+            cands.sort(key=lambda c: -c.score)  # stable: ties keep the first-stage order
         return cands, terms, qvec
 
     def _hit(self, c: _Scored) -> Hit:

@@ -93,6 +93,24 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, corpus_text: str) -
 
 
 @pytest.fixture(scope="session")
+def tiny_reranker_dir(tiny_model_dir: pathlib.Path) -> pathlib.Path:
+    """A tiny cross-encoder (BERT with one output, random seeded weights, the tiny model's tokenizer) on disk:
+    it scores pairs deterministically but not meaningfully, for plumbing tests."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    hf_dir = tiny_model_dir.parent / "hf"
+    out = tiny_model_dir.parent / "tiny-reranker"
+    tok = BertTokenizerFast.from_pretrained(str(hf_dir))
+    torch.manual_seed(1)
+    config = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, num_labels=1)
+    BertForSequenceClassification(config).save_pretrained(str(out))
+    tok.save_pretrained(str(out))
+    return out
+
+
+@pytest.fixture(scope="session")
 def seed_index(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     """An index of the repository's corpus with the bundled default model (built once per session)."""
     from indexer import build_index

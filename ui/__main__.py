@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rebuild", action="store_true", help="rebuild the index from the corpus before serving")
     parser.add_argument("--feedback", default=None,
                         help="file the 👍/👎 votes are appended to (default: feedback.jsonl beside the index folder)")
+    parser.add_argument("--reranker", default=None, metavar="NAME",
+                        help="optional cross-encoder (hub id in the local cache, or folder) that re-orders the passages")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "urllib3", "sentence_transformers", "bm25s", "faiss"):
@@ -75,9 +77,18 @@ def main(argv: list[str] | None = None) -> int:
     from retriever.live import LiveRetriever
 
     print(f"색인을 불러오는 중: {index_dir}", flush=True)
+    reranker = None
+    if args.reranker:
+        from retriever.rerank import load_reranker
+
+        try:
+            reranker = load_reranker(args.reranker)  # loaded once, kept across index rebuilds
+        except KoragError as exc:
+            print(f"오류: 재순위 모델을 불러올 수 없습니다: {exc}", file=sys.stderr)
+            return 2
     try:
         # follows rebuilds: `python -m indexer CORPUS --out INDEX` while serving switches over atomically
-        retriever = LiveRetriever(index_dir)
+        retriever = LiveRetriever(index_dir, reranker=reranker)
     except KoragError as exc:
         print(f"오류: 색인을 열 수 없습니다: {exc}\n다시 만들려면: python -m ui --index {index_dir} --corpus {args.corpus} --rebuild",
               file=sys.stderr)

@@ -1,0 +1,64 @@
+"""The optional cross-encoder reranker: plumbing with a tiny local cross-encoder (no reranker is bundled)."""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+from indexer.errors import ModelNotAvailableError
+from retriever import Retriever
+from retriever.rerank import load_reranker
+
+QUESTION = "AX 실증산단 공모 기간은 언제까지인가요?"
+
+
+@pytest.fixture(scope="module")
+def plain(seed_index: pathlib.Path) -> Retriever:
+    return Retriever.load(seed_index)
+
+
+@pytest.fixture(scope="module")
+def reranked(seed_index: pathlib.Path, tiny_reranker_dir: pathlib.Path) -> Retriever:
+    return Retriever.load(seed_index, reranker=str(tiny_reranker_dir))
+
+
+def test_the_reranker_orders_the_first_stage_candidates(plain: Retriever, reranked: Retriever) -> None:
+    k = 5
+    ranked, _, _ = plain._ranked(QUESTION, k, "hybrid")
+    pool = ranked[: max(plain.settings.rerank_depth, 2 * k)]
+    probs = reranked.reranker.scores(QUESTION, [plain.chunks[c.row]["text"] for c in pool])
+    assert ((probs > 0) & (probs < 1)).all() and len(set(probs.round(6))) > 1
+    by_prob = [c.row for _, c in sorted(zip(probs, pool), key=lambda x: -x[0])]  # stable for ties
+    expected = [plain.chunks[c.row]["id"] for c in plain._dedup([next(x for x in pool if x.row == r) for r in by_prob], k)]
+    hits = reranked.search(QUESTION, k=k)
+    assert [h.chunk_id for h in hits] == expected
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(h.scores["rerank"] == h.score and "hybrid" in h.scores for h in hits)
+    assert "rerank" not in plain.search(QUESTION, k=k)[0].scores
+
+
+def test_ask_with_a_reranker_cites_slices(reranked: Retriever) -> None:
+    a = reranked.ask(QUESTION)
+    assert a.text and a.citations
+    for ci, s, e in a.highlights:
+        c = a.citations[ci]
+        assert c.start <= s < e <= c.end and reranked.docs[c.doc_id]["text"][s:e] in a.text
+
+
+def test_unusable_rerankers_say_what_to_do(tmp_path: pathlib.Path, tiny_model_dir: pathlib.Path) -> None:
+    with pytest.raises(ModelNotAvailableError, match="not a cross-encoder"):
+        load_reranker("use-m3")
+    with pytest.raises(ModelNotAvailableError, match="leave the reranker out"):
+        load_reranker(str(tmp_path / "missing"))
+    with pytest.raises(ModelNotAvailableError, match="HF_HUB_OFFLINE"):
+        load_reranker("nobody/no-such-reranker")
+    from transformers import BertConfig, BertForSequenceClassification
+
+    three = tmp_path / "three-labels"
+    BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=1,
+                                             intermediate_size=8, num_labels=3)).save_pretrained(str(three))
+    for f in (tiny_model_dir.parent / "hf").glob("*token*"):
+        (three / f.name).write_bytes(f.read_bytes())
+    with pytest.raises(ModelNotAvailableError, match="3 labels"):
+        load_reranker(str(three))
