@@ -7,8 +7,8 @@ Off by default, since no cross-encoder is bundled (the bundled model is a bi-enc
     >>> r = Retriever.load("index", reranker="BAAI/bge-reranker-v2-m3")   # doctest: +SKIP
     >>> r.search("광주 AI 집적단지 예산", k=3)[0].scores["rerank"]           # doctest: +SKIP
 
-The hybrid ranking picks the candidates (``SearchSettings.rerank_depth``, at least ``2 * k``); the
-cross-encoder's probability that a passage answers the query then orders them.
+The first stage (hybrid, or the ``mode`` asked for) picks the candidates (``SearchSettings.rerank_depth``,
+at least ``2 * k``); the cross-encoder's probability that a passage answers the query then orders them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.embedding import _cached_snapshot, _hub_unreachable_reason, _offline, _resolve_name
+from indexer.embedding import _cached_snapshot, _default_device, _hub_unreachable_reason, _offline, _resolve_name
 from indexer.errors import ModelNotAvailableError
 
 __all__ = ["CrossEncoderReranker", "load_reranker"]
@@ -37,7 +37,7 @@ def _ways_out(name: str, *, hub: bool) -> str:
 def _open(ident: str, device: str | None, *, local: bool) -> Any:
     from sentence_transformers import CrossEncoder
 
-    return CrossEncoder(ident, device=device or "cpu", local_files_only=local)
+    return CrossEncoder(ident, device=device or _default_device(), local_files_only=local)
 
 
 def load_reranker(name: str, *, device: str | None = None) -> "CrossEncoderReranker":
