@@ -552,13 +552,14 @@ class Retriever:
                 picks.append((cj, sj))
             break
         chunk = self.chunks[pool[ci].row]
-        note = self._footnote(kept, ci, si, set(terms))
+        qset = set(terms)
+        note = self._footnote(kept, ci, si, qset)
         if note is not None:  # the note explains a term the question is about: it takes the runner-up's place
             picks = [(ci, si), note]
         else:
             if len(picks) == 1 and chunk["sents"][si][1] - chunk["sents"][si][0] < 40 and si + 1 < len(chunk["sents"]):
                 picks.append((ci, si + 1))  # a short heading: the sentence under it
-            note = self._footnote(kept, *picks[-1], set(terms)) if len(picks) > 1 else None
+            note = self._footnote(kept, *picks[-1], qset) if len(picks) > 1 else None
             if note is not None and note not in picks:
                 picks.append(note)
         order = [ci] + [j for j in range(len(kept)) if j != ci]

@@ -62,3 +62,15 @@ def test_unusable_rerankers_say_what_to_do(tmp_path: pathlib.Path, tiny_model_di
         (three / f.name).write_bytes(f.read_bytes())
     with pytest.raises(ModelNotAvailableError, match="3 labels"):
         load_reranker(str(three))
+
+
+def test_eval_with_a_reranker_checks_the_same_floors(seed_index: pathlib.Path, tiny_reranker_dir: pathlib.Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m eval --reranker … --check`` names the reranker and checks the dataset's pinned floors."""
+    from eval.__main__ import main
+
+    code = main(["--index", str(seed_index), "--split", "dev", "--reranker", str(tiny_reranker_dir), "--check"])
+    out, err = capsys.readouterr()
+    assert f"dataset seed:dev: 51 queries, reranked by {tiny_reranker_dir}" in out
+    assert "no floors pinned" not in err
+    assert code in (0, 1) and (code == 0) == ("below floor" not in err)  # a random reranker may fall below them
