@@ -3,6 +3,7 @@
     python -m eval                                   # seed QA set, test split, index/ (built if missing)
     python -m eval --split dev --json r.json --plot p.png --failures f.json
     python -m eval --squad KorQuAD_v1.0_dev.json --json k.json
+    python -m eval --beir msmarco-kor-dev                 # qrels/test.tsv, or qrels/dev.tsv when there is no test
     python -m eval --check                           # fail when a metric drops below eval/expected.json
 """
 
@@ -84,8 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--qa", default=str(DEFAULT_QA), help="QA set in JSON lines (default: eval/qa.jsonl)")
     parser.add_argument("--split", default="test", choices=["dev", "test", "all"], help="QA split to report (default: test)")
     parser.add_argument("--k", type=int, default=10, help="ranking depth (default 10)")
-    parser.add_argument("--beir", metavar="DIR", help="evaluate on a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv)")
+    parser.add_argument("--beir", metavar="DIR", help="evaluate on a BEIR folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv)")
+    parser.add_argument("--beir-split", default=None, metavar="SPLIT",
+                        help="qrels file of --beir to score (default: test when qrels/test.tsv exists, else dev)")
+    parser.add_argument("--model", default=None,
+                        help="with --beir/--squad: embedding model of the temporary index (default: the --index "
+                             "folder's model when it exists, else the default e5-small; use-m3 or a folder/hub id)")
     parser.add_argument("--squad", metavar="FILE", help="evaluate on a SQuAD/KorQuAD JSON file (every paragraph a document)")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="with --beir/--squad: build the dataset's index in DIR/NAME and keep it; a later run with "
+                             "the same data and settings reuses it instead of embedding everything again")
     parser.add_argument("--json", metavar="PATH", help="write the metrics as JSON")
     parser.add_argument("--plot", metavar="PATH", help="write a PNG of Hit@k against k per mode")
     parser.add_argument("--failures", metavar="PATH", help="write the misses (question, expected, what came first) as JSON")
@@ -106,17 +115,21 @@ def main(argv: list[str] | None = None) -> int:
             settings: dict[str, Any] = {}
             if index.exists():
                 man = read_manifest(index)
-                settings = {"model": None if man["model"]["id"] == "use-m3" else man["model"]["id"],
-                            "chunk_size": man["chunker"]["chunk_size"], "overlap": man["chunker"]["overlap"]}
+                settings = {"model": man["model"]["id"], "chunk_size": man["chunker"]["chunk_size"],
+                            "overlap": man["chunker"]["overlap"]}
+            if args.model:
+                settings["model"] = args.model
             if args.beir:
-                docs, queries = load_beir(args.beir)
-                name = f"beir:{Path(args.beir).name}"
+                split = args.beir_split or ("test" if (Path(args.beir) / "qrels" / "test.tsv").is_file() else "dev")
+                docs, queries = load_beir(args.beir, split=split)
+                name = f"beir:{Path(args.beir).name}" + ("" if split == "test" else f":{split}")
             else:
                 docs, queries = load_squad(args.squad)
                 name = f"squad:{Path(args.squad).stem}"
             with tempfile.TemporaryDirectory(prefix="korag-eval-") as tmp:
-                build_from_documents(docs, Path(tmp) / "index", progress=sys.stderr.isatty(), **settings)
-                r = Retriever.load(Path(tmp) / "index", reranker=args.reranker)
+                where = Path(args.keep) / name.replace(":", "-") if args.keep else Path(tmp) / "index"
+                build_from_documents(docs, where, progress=sys.stderr.isatty(), incremental=bool(args.keep), **settings)
+                r = Retriever.load(where, reranker=args.reranker)
                 report = evaluate_docs(r, queries, dataset=name, k=args.k)
         else:
             if not index.exists():

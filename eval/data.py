@@ -64,6 +64,11 @@ def load_qa(path: str | os.PathLike[str] = DEFAULT_QA) -> list[QAItem]:
 def load_beir(folder: str | os.PathLike[str], split: str = "test") -> tuple[list[Document], list[DocQuery]]:
     """A BEIR dataset folder: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``."""
     d = Path(folder)
+    qrels = d / "qrels" / f"{split}.tsv"
+    if not qrels.is_file():
+        have = sorted(p.stem for p in (d / "qrels").glob("*.tsv")) if (d / "qrels").is_dir() else []
+        raise ValueError(f"{d} has no qrels/{split}.tsv; splits present: {', '.join(have) or 'none'} "
+                         f"(choose one with --beir-split)")
     docs: list[Document] = []
     with open(d / "corpus.jsonl", encoding="utf-8") as fh:
         for line in fh:
@@ -79,7 +84,7 @@ def load_beir(folder: str | os.PathLike[str], split: str = "test") -> tuple[list
                 r = json.loads(line)
                 queries[str(r["_id"])] = str(r["text"])
     relevant: dict[str, set[str]] = {}
-    with open(d / "qrels" / f"{split}.tsv", encoding="utf-8") as fh:
+    with open(qrels, encoding="utf-8") as fh:
         reader = csv.reader(fh, delimiter="\t")
         for row in reader:
             if len(row) < 3 or row[0] == "query-id":

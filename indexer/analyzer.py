@@ -213,6 +213,18 @@ class KoreanAnalyzer:
             tokens = self._kiwi.tokenize(text)
         return self._filter(tokens, predicates=predicates)
 
+    def proper_nouns(self, text: str) -> list[str]:
+        """Proper nouns (Kiwi NNP) of ``text``, in order, without repeats: the entities a question names.
+
+        >>> KoreanAnalyzer().proper_nouns("부산 인공지능 집적단지의 2023년 예산은?")
+        ['부산']
+        """
+        if not text or not text.strip():
+            return []
+        with self._lock:
+            tokens = self._kiwi.tokenize(text)
+        return list(dict.fromkeys(t.form for t in tokens if t.tag == "NNP" and t.form not in self._stop))
+
     def analyze_many(self, texts: Sequence[str]) -> list[list[str]]:
         """:meth:`analyze` for many texts at once (Kiwi's batch mode)."""
         with self._lock:

@@ -205,6 +205,27 @@ class _Part:
     chunk_vecs: np.ndarray  # (chunks, dim) float32
 
 
+CHUNK_VECTORS = ("passage", "sentences")
+
+
+def chunk_vector_kind(model_id: str) -> str:
+    """How a model's chunk vectors are made: ``"passage"``, the model encodes the title and the chunk text as
+    one passage; ``"sentences"``, the normalised mean of the chunk's sentence vectors plus ``TITLE_WEIGHT`` x its
+    title's. use-m3 is a sentence encoder (the mean matched whole-chunk encoding on KorQuAD dev); e5 and other
+    passage encoders lose much with the mean (e5-small, msmarco-kor-dev dense Hit@1 0.798 with the mean against
+    0.9 and more with whole passages; README "Chunk vectors").
+
+    >>> chunk_vector_kind("use-m3"), chunk_vector_kind("e5-small")
+    ('sentences', 'passage')
+    """
+    return "sentences" if model_id == "use-m3" else "passage"
+
+
+def passage_text(title: str, text: str) -> str:
+    """What a passage encoder reads for one chunk: its document's title on the first line, then the chunk."""
+    return f"{title}\n{text}" if title.strip() else text
+
+
 def chunk_vectors(sentence_vectors: np.ndarray, title_vectors: np.ndarray, rows: list[dict[str, Any]],
                   title_row: list[int]) -> np.ndarray:
     """A chunk's vector: the normalised mean of its sentences' vectors plus ``TITLE_WEIGHT`` x its title's."""
@@ -221,7 +242,8 @@ PROCESS_BATCH = 2000  # documents split, analysed and embedded together (bounds 
 
 
 def _process(docs: list[Document], analyzer: KoreanAnalyzer, encoder: Any, vocab: _Vocab, scratch: Path,
-             chunk_size: int, overlap: int, batch_size: int, progress: bool) -> tuple[list[_Part], float]:
+             chunk_size: int, overlap: int, batch_size: int, progress: bool,
+             chunk_kind: str = "sentences") -> tuple[list[_Part], float]:
     """Split, analyse and embed ``docs`` in batches; one part per document, and the seconds spent embedding.
 
     Sentence vectors go to ``scratch`` as float16 files and are kept memory-mapped, so memory stays bounded.
@@ -234,7 +256,7 @@ def _process(docs: list[Document], analyzer: KoreanAnalyzer, encoder: Any, vocab
         for n, i in enumerate(range(0, len(docs), PROCESS_BATCH)):
             batch = docs[i:i + PROCESS_BATCH]
             got, seconds = _process_batch(batch, analyzer, encoder, vocab, scratch / f"sentences-{n}.npy", chunk_size,
-                                          overlap, batch_size, progress and len(docs) <= PROCESS_BATCH)
+                                          overlap, batch_size, progress and len(docs) <= PROCESS_BATCH, chunk_kind)
             parts.extend(got)
             embed_seconds += seconds
             bar.update(len(batch))
@@ -242,8 +264,9 @@ def _process(docs: list[Document], analyzer: KoreanAnalyzer, encoder: Any, vocab
 
 
 def _process_batch(docs: list[Document], analyzer: KoreanAnalyzer, encoder: Any, vocab: _Vocab, vec_file: Path,
-                   chunk_size: int, overlap: int, batch_size: int, progress: bool) -> tuple[list[_Part], float]:
-    from .embedding import encode_documents
+                   chunk_size: int, overlap: int, batch_size: int, progress: bool,
+                   chunk_kind: str = "sentences") -> tuple[list[_Part], float]:
+    from .embedding import encode_documents, torch_threads
 
     per_doc: list[tuple[list[dict[str, Any]], list[tuple[int, int]]]] = []
     for doc in docs:
@@ -270,8 +293,18 @@ def _process_batch(docs: list[Document], analyzer: KoreanAnalyzer, encoder: Any,
     titles = sorted({d.title for d in docs})
     title_ids = dict(zip(titles, (np.array([vocab.id(t) for t in x], dtype=np.int32) for x in analyzer.analyze_many(titles))))
     t = time.perf_counter()
-    sent_vecs = encode_documents(encoder, texts, batch_size=batch_size, show_progress_bar=progress)
-    title_vecs = encode_documents(encoder, titles, batch_size=batch_size)
+    passage_vecs = title_vecs = np.zeros((0, 0), dtype=np.float32)
+    before = torch_threads(None)  # every core (a retriever in this process may have set one)
+    try:
+        sent_vecs = encode_documents(encoder, texts, batch_size=batch_size, show_progress_bar=progress)
+        if chunk_kind == "passage":
+            passages = [passage_text(doc.title, doc.text[c["start"]:c["end"]]) for doc, (chunks, _) in zip(docs, per_doc)
+                        for c in chunks]
+            passage_vecs = encode_documents(encoder, passages, batch_size=batch_size, show_progress_bar=progress)
+        else:
+            title_vecs = encode_documents(encoder, titles, batch_size=batch_size)
+    finally:
+        torch_threads(before)
     embed_seconds = time.perf_counter() - t
     if sent_vecs.shape[0] != len(texts):
         raise RuntimeError(f"the model returned {sent_vecs.shape[0]} vectors for {len(texts)} sentences")
@@ -279,10 +312,14 @@ def _process_batch(docs: list[Document], analyzer: KoreanAnalyzer, encoder: Any,
     half = np.load(vec_file, mmap_mode="r")
     title_row = {title: i for i, title in enumerate(titles)}
     parts = []
-    first = 0
+    first = first_chunk = 0
     for doc, (chunks, used) in zip(docs, per_doc):
         n = len(used)
-        cvecs = chunk_vectors(sent_vecs[first:first + n], title_vecs, chunks, [title_row[doc.title]] * len(chunks))
+        if chunk_kind == "passage":
+            cvecs = passage_vecs[first_chunk:first_chunk + len(chunks)]
+            first_chunk += len(chunks)
+        else:
+            cvecs = chunk_vectors(sent_vecs[first:first + n], title_vecs, chunks, [title_row[doc.title]] * len(chunks))
         lo, hi = offsets[first], offsets[first + n]
         parts.append(_Part(chunks, np.asarray(used, dtype=np.int64).reshape(-1, 2), ids[lo:hi],
                            offsets[first:first + n + 1] - lo, title_ids[doc.title], half[first:first + n], cvecs))
@@ -293,7 +330,7 @@ def _process_batch(docs: list[Document], analyzer: KoreanAnalyzer, encoder: Any,
 def _settings(model_id: str, config: AnalyzerConfig, chunk_size: int, overlap: int) -> dict[str, Any]:
     """What an index's reusable parts depend on (compared before an incremental update)."""
     return {"model": model_id, "analyzer": config.to_json(), "chunk_size": chunk_size, "overlap": overlap,
-            "title_weight": TITLE_WEIGHT}
+            "title_weight": TITLE_WEIGHT, "chunk_vectors": chunk_vector_kind(model_id)}
 
 
 def _previous_parts(out: Path, settings: dict[str, Any], vocab: _Vocab) -> tuple[dict[str, tuple[dict[str, Any], _Part]], str]:
@@ -308,7 +345,10 @@ def _previous_parts(out: Path, settings: dict[str, Any], vocab: _Vocab) -> tuple
         manifest = read_manifest(out)
         old = manifest.get("build_settings")
         if old != settings:
-            return {}, "the model, analyzer or chunker settings changed"
+            old_model = (old or {}).get("model") if isinstance(old, dict) else None
+            if old_model != settings["model"]:
+                return {}, f"the embedding model changed: {old_model} -> {settings['model']}"
+            return {}, "the analyzer or chunker settings changed"
         verify_files(out, manifest)
         docs = read_jsonl(out / DOCS_FILE)
         chunks = read_jsonl(out / CHUNKS_FILE)
@@ -371,14 +411,17 @@ def build_index(
     progress: bool = True,
     incremental: bool = True,
     dense_kind: str = "auto",
+    device: str | None = None,
 ) -> BuildReport:
     """Index every document under ``corpus_dir`` into the folder ``out_dir`` (replaced atomically).
 
-    ``model`` is a sentence-transformers hub id or local folder; ``None`` is the bundled ``use-m3``.
+    ``model`` is a bundled model's name (``"e5-small"``, ``"use-m3"``), a sentence-transformers hub id or a
+    local folder; ``None`` is the default, the bundled ``e5-small``.
     A ``userdict.tsv`` (Kiwi format) and a ``synonyms.tsv`` in the corpus folder extend the analyzer.
     When ``out_dir`` already holds an index built with the same model and settings, only added, changed
     and removed documents are processed (``incremental=False`` rebuilds everything); the result is the
     same as a full rebuild. ``dense_kind``: "auto", "flat" or "ivf" (see :mod:`indexer.dense`).
+    ``device``: where the embedding model runs ("cpu", "cuda", ...; default: CPU for the bundled models).
 
     >>> build_index("corpus", "/tmp/index").chunks    # doctest: +SKIP
     31
@@ -392,7 +435,7 @@ def build_index(
     config = analyzer_config or corpus_analyzer_config(corpus)
     return build_from_documents(docs, out, skipped=skipped, model=model, chunk_size=chunk_size, overlap=overlap,
                                 analyzer_config=config, batch_size=batch_size, progress=progress, started=t0,
-                                incremental=incremental, dense_kind=dense_kind)
+                                incremental=incremental, dense_kind=dense_kind, device=device)
 
 
 def build_from_documents(
@@ -411,6 +454,7 @@ def build_from_documents(
     dense_kind: str = "auto",
     analyzer: KoreanAnalyzer | None = None,
     encoder: Any = None,
+    device: str | None = None,
 ) -> BuildReport:
     """Index already-loaded documents (e.g. an eval dataset) into ``out_dir``, atomically.
 
@@ -418,12 +462,13 @@ def build_from_documents(
     whose id, title, metadata and clean text are unchanged keep their chunks, terms and vectors; only added
     and changed documents are split, analysed and embedded, and BM25 and FAISS are rebuilt over the result
     (identical to a full rebuild). ``dense_kind``: "auto" (exact below ``dense.FLAT_MAX`` chunks, IVF
-    above), "flat" or "ivf". ``analyzer``/``encoder``: an already-built analyzer or loaded model to use.
+    above), "flat" or "ivf". ``analyzer``/``encoder``: an already-built analyzer or loaded model to use;
+    ``device``: where the model runs when it is loaded here.
     """
     import faiss
 
     from . import dense as dense_index
-    from .embedding import DEFAULT_MODEL, load_model, model_dimension
+    from .embedding import BUNDLED_MODELS, DEFAULT_MODEL, load_model, model_dimension
 
     t0 = time.perf_counter() if started is None else started
     if dense_kind not in dense_index.KINDS:
@@ -438,6 +483,8 @@ def build_from_documents(
         for w in analyzer.warnings:
             log.warning(w)
     model_id = model or DEFAULT_MODEL
+    if model_id.strip().lower() in BUNDLED_MODELS:
+        model_id = model_id.strip().lower()
     settings = _settings(model_id, config, chunk_size, overlap)
     vocab = _Vocab()
     previous, not_reused = _previous_parts(out, settings, vocab) if incremental else ({}, "full build requested")
@@ -475,11 +522,11 @@ def build_from_documents(
         if todo:
             from .embedding import encode_documents
 
-            st_model = encoder if encoder is not None else load_model(model)
+            st_model = encoder if encoder is not None else load_model(model, device=device)
             dim = model_dimension(st_model)
             encode_documents(st_model, [todo[0].title or "warm-up"])  # loads the tokenizer: keep it out of the speed figure
             processed, embed_seconds = _process(todo, analyzer, st_model, vocab, scratch, chunk_size, overlap,
-                                                batch_size, progress)
+                                                batch_size, progress, settings["chunk_vectors"])
             old_dims = {p.chunk_vecs.shape[1] for p in parts.values()}
             if old_dims and old_dims != {dim}:
                 raise RuntimeError(f"model {model_id!r} now gives {dim}-dim vectors, the index holds {old_dims}; "
@@ -504,9 +551,11 @@ def build_from_documents(
             "format_version": FORMAT_VERSION,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "versions": _versions(),
-            "model": {"id": model_id, "dim": dim, "normalized": True},
+            # "default": built without naming a model, so `python -m ui` may rebuild it when the default changes
+            "model": {"id": model_id, "dim": dim, "normalized": True, "default": model is None},
             "analyzer": config.to_json(),
-            "chunker": {"chunk_size": chunk_size, "overlap": overlap, "title_in_bm25": True, "title_weight": TITLE_WEIGHT},
+            "chunker": {"chunk_size": chunk_size, "overlap": overlap, "title_in_bm25": True, "title_weight": TITLE_WEIGHT,
+                        "chunk_vectors": settings["chunk_vectors"]},
             "bm25": dict(BM25_PARAMS),
             "dense": {**spec, "requested": dense_kind, "file": DENSE_FILE},
             "build_settings": settings,

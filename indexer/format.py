@@ -13,14 +13,16 @@ An index is a folder::
     sentence_terms.npy         int32: the analyzer's terms of every sentence, as ids into bm25/vocab.index.json
     sentence_term_offsets.npy  int64 (sentences + 1): sentence j's terms are terms[offsets[j]:offsets[j + 1]]
     sentences.npy   float16 L2-normalised sentence embeddings (row j = sentence j)
-    dense.faiss     FAISS index of chunk vectors: normalised mean of the chunk's sentence vectors plus
-                    the title's (inner product = cosine); exact (flat) or IVF by size, its search
-                    settings in the manifest's "dense" entry
+    dense.faiss     FAISS index of chunk vectors (inner product = cosine): the model's encoding of
+                    "title\nchunk text" (manifest chunker.chunk_vectors "passage"), or for a sentence
+                    model (use-m3) the normalised mean of the chunk's sentence vectors plus the title's
+                    ("sentences"); exact (flat) or IVF by size, its search settings in the manifest's
+                    "dense" entry
     bm25/           bm25s index over the analyzer's terms of title + chunk
 
 >>> manifest = read_manifest("index")                # doctest: +SKIP
 >>> manifest["model"]                                # doctest: +SKIP
-{'id': 'use-m3', 'dim': 512, 'normalized': True}
+{'id': 'e5-small', 'dim': 384, 'normalized': True, 'default': True}
 """
 
 from __future__ import annotations

@@ -58,19 +58,28 @@ class SearchSettings:
     With a cross-encoder reranker (``Retriever.load(..., reranker=...)``), its score then orders those candidates.
     """
 
+    # fusion and rerank weights: the best mean Hit@1 over seed dev and KorQuAD dev with e5-small (python -m
+    # eval.tune; README "How the settings were chosen"); RRF and query-adaptive dense weights measured lower
     fusion: str = "convex"
-    dense_weight: float = 0.2
+    dense_weight: float = 0.5
     overfetch: int = 10
     min_fetch: int = 50
     rerank_depth: int = 20
-    lex_weight: float = 0.8
-    sent_weight: float = 0.5
+    lex_weight: float = 0.6
+    sent_weight: float = 1.0
     sentence_k1: float = 1.2  # term-frequency saturation inside one sentence
     context_weight: float = 0.5  # a question term found only in the previous sentence (a heading) counts this much
     answer_lex_weight: float = 1.0  # answer sentence: weight of its keyword evidence (as in search)
+    answer_sent_weight: float = 0.5  # answer sentence: weight of its cosine to the question (0.5: best on seed dev)
     local_weight: float = 0.5  # answer sentence: weight of question terms that are rare among the candidates
     type_weight: float = 0.2  # answer sentence bonus when it offers the kind of answer asked (number, date, ...)
     found_threshold: float = 0.35  # question coverage by the answer passage below this -> found=False
+    # a proper noun of the question (Kiwi NNP: 부산, 광주 ...) that the answer passage and its title never mention
+    # -> found=False: the passage is about another entity ("부산 ... 예산은?" answered with Gwangju's budget)
+    entity_check: bool = True
+    # torch threads for encoding a query: one, so that concurrent chat requests each get a core instead of
+    # oversubscribing both (measured: see README "Latency under load"); None leaves torch's setting alone
+    query_threads: int | None = 1
     answer_chunks: int = 3  # passages whose sentences compete for the answer
     second_sentence_ratio: float = 0.85  # the runner-up sentence joins the answer when it scores this close
 
@@ -317,8 +326,10 @@ class Retriever:
         return {int(i): float(scores[i]) for i in top if scores[i] > 0}
 
     def _encode_query(self, q: str) -> np.ndarray:
-        from indexer.embedding import encode_queries
+        from indexer.embedding import encode_queries, torch_threads
 
+        if self.settings.query_threads is not None:
+            torch_threads(self.settings.query_threads)
         with self._encode_lock:
             return encode_queries(self._model, [q])[0]
 
@@ -390,6 +401,22 @@ class Retriever:
         have = self._title_terms[ch["doc_id"]].union(*(self._sent_tf(j).keys() for j in ch["sent_rows"]))
         weights = {t: self._idf.get(t, self._max_idf) for t in qset}
         return sum(w for t, w in weights.items() if t in have) / sum(weights.values())
+
+    def _missing_entities(self, question: str, row: int) -> list[str]:
+        """Proper nouns of ``question`` that the index knows but chunk ``row`` and its title never mention.
+
+        A name the corpus never uses ("한국어" in "NPU 한국어로 뭐라고 해?") says nothing about the passage.
+        """
+        ch = self.chunks[row]
+        title = self.docs[ch["doc_id"]]["title"]
+        have = self._title_terms[ch["doc_id"]].union(*(self._sent_tf(j).keys() for j in ch["sent_rows"]))
+        missing = []
+        for p in self.analyzer.proper_nouns(question):
+            terms = self.analyzer.analyze(p) or [p]
+            if any(t in self._idf for t in terms) and not have.intersection(terms) \
+                    and p not in ch["text"] and p not in title:
+                missing.append(p)
+        return missing
 
     def _evidence(self, cands: list[_Scored], qterms: list[str], qvec: np.ndarray | None) -> None:
         """Per-sentence keyword evidence and cosine of every candidate, computed for all candidates at once."""
@@ -531,7 +558,7 @@ class Retriever:
                 lex = c.sent_lex[si] if c.sent_lex else 0.0
                 cos = c.sent_cos[si] if c.sent_cos else 0.0
                 score = (st.answer_lex_weight * lex + st.local_weight * self._local_lex(local, chunk["sent_rows"][si])
-                         + st.sent_weight * cos + st.type_weight * type_bonus(wanted, chunk["text"][s0:e0], q)
+                         + st.answer_sent_weight * cos + st.type_weight * type_bonus(wanted, chunk["text"][s0:e0], q)
                          + 0.25 * (c.score / top) - 0.03 * ci)
                 scored.append((score, ci, si))
         scored.sort(key=lambda x: (-x[0], x[1], x[2]))
@@ -580,6 +607,8 @@ class Retriever:
         unit = asked_unit(q)
         if found and unit is not None and not any(unit.search(h.text) for h in citations):
             found = False  # "몇 %?" and no passage states a percentage: the corpus does not say
+        if found and st.entity_check and terms and self._missing_entities(q, c.row):
+            found = False  # the answer passage is about another entity than the one asked about
         return Answer(q, text, citations, found, float(confidence), highlights)
 
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from indexer.embedding import (
+    BUNDLED_MODELS,
     DEFAULT_MODEL,
     E5_PROMPTS,
     clear_model_cache,
@@ -59,7 +60,7 @@ def check_matrix(vecs: np.ndarray, n: int, dim: int) -> None:
 
 @pytest.fixture(scope="module")
 def use_m3():
-    return load_model()
+    return load_model("use-m3")
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +72,9 @@ def fidelity_inputs(corpus_text: str) -> tuple[list[str], np.ndarray]:
 
 
 # --------------------------------------------------------------------------- bundled model
-def test_default_model_is_bundled_use_m3(use_m3) -> None:
-    assert DEFAULT_MODEL == "use-m3"
-    assert load_model(None) is use_m3
+def test_use_m3_is_bundled_by_name(use_m3) -> None:
+    assert DEFAULT_MODEL == "e5-small" and "use-m3" in BUNDLED_MODELS
+    assert load_model(None) is not use_m3
     assert load_model("use-m3") is use_m3
     assert load_model("USE-M3") is use_m3
     assert isinstance(use_m3[0], UseM3Encoder)

@@ -34,7 +34,7 @@ def test_cli_builds_the_seed_index(cli_index: tuple[Path, subprocess.CompletedPr
     out, p = cli_index
     m = read_manifest(out)
     assert m["counts"]["documents"] == 4 and m["counts"]["chunks"] > 10
-    assert m["model"] == {"id": "use-m3", "dim": 512, "normalized": True}
+    assert m["model"] == {"id": "e5-small", "dim": 384, "normalized": True, "default": True}
     assert m["analyzer"]["tags"] and m["chunker"]["chunk_size"] == DEFAULT_CHUNK_SIZE
     assert m["analyzer"]["synonyms"] and m["analyzer"]["userdict"]  # from corpus/synonyms.tsv and userdict.tsv
     assert {"kiwipiepy", "faiss-cpu", "bm25s", "sentence-transformers"} <= set(m["versions"])

@@ -283,6 +283,23 @@ def test_main_builds_a_missing_index_then_serves(tmp_path: Path, monkeypatch: py
     assert cli.main(["--index", str(index), "--corpus", str(corpus), "--port", "7999"]) == 0
     assert json.loads((index / "manifest.json").read_text(encoding="utf-8"))["format_version"] == manifest["format_version"]
     assert len(calls) == 2
+    # an index built by an earlier default (use-m3, manifest without "default") is rebuilt with today's default;
+    # one built with a model named on purpose is kept
+    from indexer import build_index
+    from indexer.format import read_manifest
+
+    build_index(corpus, index, model="use-m3", progress=False)
+    manifest = json.loads((index / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["model"]["default"] is False
+    assert cli.main(["--index", str(index), "--corpus", str(corpus)]) == 0
+    assert read_manifest(index)["model"]["id"] == "use-m3"
+    del manifest["model"]["default"]
+    (index / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert cli.main(["--index", str(index), "--corpus", str(corpus)]) == 0
+    assert read_manifest(index)["model"] == {"id": "e5-small", "dim": 384, "normalized": True, "default": True}
+    assert cli.main(["--index", str(index), "--corpus", str(corpus), "--model", "use-m3"]) == 0
+    assert read_manifest(index)["model"]["id"] == "use-m3"
+    assert len(calls) == 5
     # an existing folder that is not an index is left alone
     other = tmp_path / "not-an-index"
     other.mkdir()

@@ -1,7 +1,7 @@
-"""``python -m ui [--index index] [--corpus corpus] [--port 7860] [--host 127.0.0.1] [--rebuild]``
+"""``python -m ui [--index index] [--corpus corpus] [--model NAME] [--port 7860] [--host 127.0.0.1] [--rebuild]``
 
-Builds the index from the corpus on first run (when the index folder is missing, or holds an index in an
-older format), then serves the chat.
+Builds the index from the corpus on first run (when the index folder is missing, holds an index in an
+older format, or was built with an earlier default embedding model), then serves the chat.
 """
 
 from __future__ import annotations
@@ -34,6 +34,28 @@ def _older_format(path: Path) -> int | None:
     return version if isinstance(version, int) and version < FORMAT_VERSION else None
 
 
+def _model_change(path: Path, model: str | None) -> tuple[str, str] | None:
+    """``(built with, to build with)`` when the index at ``path`` should be rebuilt with another model.
+
+    That is when ``model`` is given and differs from the index's, or when no model is given and the index was
+    built with the default of an earlier version (an index built with a named model is kept as it is).
+    """
+    from indexer.embedding import BUNDLED_MODELS, DEFAULT_MODEL
+    from indexer.format import read_manifest
+
+    try:
+        entry = read_manifest(path)["model"]
+        built = str(entry["id"])
+    except Exception:  # unreadable: Retriever.load reports it with the rebuild command
+        return None
+    if model is not None:
+        wanted = model.strip().lower() if model.strip().lower() in BUNDLED_MODELS else model
+        return (built, wanted) if wanted != built else None
+    # indexes written before the manifest said so were built with the then default, use-m3, unless named
+    by_default = entry.get("default", built == "use-m3")
+    return (built, DEFAULT_MODEL) if by_default and built != DEFAULT_MODEL else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ui", description="Serve the Korean document Q&A chat (Gradio).")
     parser.add_argument("--index", default="index", help="index folder (built from --corpus if missing; default: index)")
@@ -42,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help=f"address to listen on (default {DEFAULT_HOST}, this machine only; 0.0.0.0 exposes it to the network)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the index from the corpus before serving")
+    parser.add_argument("--model", default=None,
+                        help="embedding model to build the index with (default: e5-small, bundled; use-m3, bundled, "
+                             "indexes ~40x faster; or a sentence-transformers folder/hub id); an index built with "
+                             "another model is rebuilt")
     parser.add_argument("--feedback", default=None,
                         help="file the 👍/👎 votes are appended to (default: feedback.jsonl beside the index folder)")
     parser.add_argument("--reranker", default=None, metavar="NAME",
@@ -61,12 +87,15 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     old = None if needs_build else _older_format(index_dir)
-    if needs_build or args.rebuild or old is not None:
+    change = None if needs_build or old is not None else _model_change(index_dir, args.model)
+    if needs_build or args.rebuild or old is not None or change is not None:
         why = ("색인을 다시 만듭니다" if args.rebuild and not needs_build else
-               f"색인 형식 {old}판으로 만든 색인이라 새 형식으로 다시 만듭니다" if old is not None else "색인이 없어 새로 만듭니다")
+               f"색인 형식 {old}판으로 만든 색인이라 새 형식으로 다시 만듭니다" if old is not None else
+               f"임베딩 모델이 {change[0]}에서 {change[1]}(으)로 바뀌어 색인을 다시 만듭니다" if change is not None else
+               "색인이 없어 새로 만듭니다")
         print(f"{why}: {args.corpus} → {index_dir} (처음 한 번, 1분쯤 걸립니다)", flush=True)
         try:
-            report = build_index(args.corpus, index_dir, progress=True)
+            report = build_index(args.corpus, index_dir, model=args.model, progress=True)
         except (KoragError, ValueError, OSError) as exc:
             print(f"오류: 색인을 만들지 못했습니다: {exc}", file=sys.stderr)
             return 2
