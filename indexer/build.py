@@ -205,15 +205,12 @@ class _Part:
     chunk_vecs: np.ndarray  # (chunks, dim) float32
 
 
-CHUNK_VECTORS = ("passage", "sentences")
-
-
 def chunk_vector_kind(model_id: str) -> str:
     """How a model's chunk vectors are made: ``"passage"``, the model encodes the title and the chunk text as
     one passage; ``"sentences"``, the normalised mean of the chunk's sentence vectors plus ``TITLE_WEIGHT`` x its
     title's. use-m3 is a sentence encoder (the mean matched whole-chunk encoding on KorQuAD dev); e5 and other
-    passage encoders lose much with the mean (e5-small, msmarco-kor-dev dense Hit@1 0.798 with the mean against
-    0.9 and more with whole passages; README "Chunk vectors").
+    passage encoders lose much with the mean (e5-small, KorQuAD dev dense Hit@1 0.693 with the mean against 0.796
+    for "title⏎chunk" as one passage; README "Chunk vectors").
 
     >>> chunk_vector_kind("use-m3"), chunk_vector_kind("e5-small")
     ('sentences', 'passage')
