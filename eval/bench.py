@@ -34,7 +34,7 @@ from indexer.ingest import Document, load_corpus
 from .data import load_qa
 from .metrics import percentile
 
-__all__ = ["synthesise", "build_size", "query_size", "main"]
+__all__ = ["build_size", "main", "query_size", "synthesise"]
 
 
 def synthesise(corpus_dir: str | Path, n_chunks: int, seed: int = 0) -> list[Document]:
@@ -77,7 +77,7 @@ class _RecombinedAnalyzer(KoreanAnalyzer):
             pos += len(line) + 1
         return out
 
-    def analyze_many(self, texts):  # noqa: ANN001, ANN201 - same signature as the parent
+    def analyze_many(self, texts):  # same signature as the parent
         missing = [t for t in dict.fromkeys(texts) if t not in self._terms]
         for t, terms in zip(missing, super().analyze_many(missing)):
             self._terms[t] = terms
@@ -162,20 +162,20 @@ def query_size(index: Path, questions: list[str]) -> dict[str, Any]:
     search_ms = [_ms(r.search, q, k=5) for q in questions]
     ask_ms = [_ms(r.ask, q, k=5) for q in questions]
     raw_ms, bm25_ms, faiss_ms, kiwi_ms, enc_ms = [], [], [], [], []
-    n = max(r.settings.overfetch * 5, r.settings.min_fetch)
+    n = r.first_stage.fetch_size(5)
     for q in questions:  # the raw library calls one hybrid search makes
         qn = normalize_query(q)
         t0 = time.perf_counter()
         terms = r.analyzer.analyze(qn)
         t1 = time.perf_counter()
-        vec = encode_queries(r._model, [qn])
+        vec = encode_queries(r.first_stage.model, [qn])
         t2 = time.perf_counter()
-        known = [x for x in terms if x in r._vocab]
+        known = [x for x in terms if x in r.index.vocab]
         if known:
-            scores = r._bm25.get_scores(known)
+            scores = r.index.bm25.get_scores(known)
             np.argpartition(-scores, n - 1)[:n]
         t3 = time.perf_counter()
-        r._dense.search(vec, n)
+        r.index.dense.search(vec, n)
         t4 = time.perf_counter()
         kiwi_ms.append((t1 - t0) * 1000)
         enc_ms.append((t2 - t1) * 1000)
@@ -191,12 +191,12 @@ def query_size(index: Path, questions: list[str]) -> dict[str, Any]:
         "search_overhead": percentile(search_ms, 50) / max(percentile(raw_ms, 50), 1e-9),
     }
     row["query_peak_rss_mb"] = _peak_mb()  # before the recall check below, which holds extra copies of the vectors
-    if isinstance(r._dense, faiss.IndexIVF):  # recall@10 of the stored IVF settings against exact search
-        exact = faiss.IndexFlatIP(r._dense.d)
-        exact.add(stored_vectors(faiss.read_index(str(index / "dense.faiss"))))
-        qv = encode_queries(r._model, [normalize_query(q) for q in dict.fromkeys(questions)])
+    if isinstance(r.index.dense, faiss.IndexIVF):  # recall@10 of the stored IVF settings against exact search
+        exact = faiss.IndexFlatIP(r.index.dense.d)
+        exact.add(stored_vectors(r.index.dense))
+        qv = encode_queries(r.first_stage.model, [normalize_query(q) for q in dict.fromkeys(questions)])
         _, truth = exact.search(qv, 10)
-        _, got = r._dense.search(qv, 10)
+        _, got = r.index.dense.search(qv, 10)
         row["ivf_recall_at_10_questions"] = recall_at_k(truth, got)
     return row
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from indexer.clean import normalize_unicode
 from indexer.ingest import Document
 
-__all__ = ["QAItem", "DocQuery", "load_qa", "load_beir", "load_squad", "DEFAULT_QA"]
+__all__ = ["DEFAULT_QA", "DocQuery", "QAItem", "load_beir", "load_qa", "load_squad"]
 
 DEFAULT_QA = Path(__file__).with_name("qa.jsonl")
 

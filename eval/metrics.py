@@ -17,7 +17,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-__all__ = ["norm", "hit_at_k", "mrr_at_k", "ndcg_at_k", "percentile", "mean", "first_relevant_rank"]
+__all__ = ["first_relevant_rank", "hit_at_k", "mean", "mrr_at_k", "ndcg_at_k", "norm", "percentile"]
 
 
 def norm(text: str) -> str:

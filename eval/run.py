@@ -17,14 +17,14 @@ from retriever import MODES, Retriever
 from .data import DocQuery, QAItem
 from .metrics import hit_at_k, mean, mrr_at_k, ndcg_at_k, norm, percentile
 
-__all__ = ["evaluate_qa", "evaluate_docs", "KS", "K_MAX"]
+__all__ = ["KS", "K_MAX", "evaluate_docs", "evaluate_qa"]
 
 KS = (1, 3, 5, 10)
 K_MAX = 10
 
 
-def _ranking_metrics(rels: list[list[bool]], n_relevant: list[int | None], doc_hits: list[bool]) -> dict[str, float]:
-    out = {f"hit@{k}": mean([hit_at_k(r, k) for r in rels]) for k in KS}
+def _ranking_metrics(rels: list[list[bool]], n_relevant: Sequence[int | None], doc_hits: list[bool]) -> dict[str, Any]:
+    out: dict[str, Any] = {f"hit@{k}": mean([hit_at_k(r, k) for r in rels]) for k in KS}
     out["mrr@10"] = mean([mrr_at_k(r, 10) for r in rels])
     out["ndcg@10"] = mean([ndcg_at_k(r, 10, n) for r, n in zip(rels, n_relevant)])
     out["doc_hit@1"] = mean([1.0 if d else 0.0 for d in doc_hits])

@@ -20,9 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from retriever import Retriever, SearchSettings
-from retriever.core import _Scored, normalize_query
-from retriever.fusion import fuse
+from retriever import Candidate, Retriever, SearchSettings
+from retriever.ranking import fused_candidates, rescore_hybrid
 
 from .data import DEFAULT_QA, load_beir, load_qa, load_squad
 from .metrics import hit_at_k, mean, mrr_at_k, norm
@@ -52,28 +51,23 @@ class Dataset:
 
 def collect(r: Retriever, questions: Sequence[str], k: int = 10) -> list[_Query]:
     """First-stage candidates of both sides and their sentence evidence, once per question."""
-    st = r.settings
-    n = max(st.overfetch * k, st.min_fetch)
     out = []
     for q in questions:
-        q = normalize_query(q)
-        terms = r.analyzer.analyze(q)
-        qvec = r._encode_query(q)
-        sparse = r._bm25_scores(terms, n)
-        dense = r._dense_scores(qvec, n)
-        cands = [_Scored(i, 0.0, {}) for i in sorted(set(sparse) | set(dense))]
-        r._evidence(cands, terms, qvec)
-        out.append(_Query(sparse, dense, {c.row: max(c.sent_lex, default=0.0) for c in cands},
+        fs = r.first_stage_result(q, k)
+        cands = [Candidate(i, 0.0, {}) for i in sorted(set(fs.sparse) | set(fs.dense))]
+        r.evidence.attach(cands, fs.terms, fs.qvec)
+        out.append(_Query(fs.sparse, fs.dense, {c.row: max(c.sent_lex, default=0.0) for c in cands},
                           {c.row: max(c.sent_cos, default=0.0) for c in cands}))
     return out
 
 
 def rank(qd: _Query, s: SearchSettings, k: int = 10) -> list[int]:
-    """The retriever's hybrid ranking (before near-duplicate removal) for settings ``s``."""
-    fused = fuse(qd.sparse, qd.dense, weight=s.dense_weight, method=s.fusion)[: max(s.rerank_depth, 2 * k)]
-    scored = [(f + s.lex_weight * qd.lex[i] + s.sent_weight * qd.cos[i], i) for i, f in fused]
-    scored.sort(key=lambda x: (-x[0], x[1]))
-    return [i for _, i in scored[:k]]
+    """The retriever's hybrid ranking (before near-duplicate removal) for settings ``s``, replayed by
+    :mod:`retriever.ranking` on the collected evidence (only each candidate's best sentence counts)."""
+    cands = fused_candidates(qd.sparse, qd.dense, s, k)
+    for c in cands:
+        c.sent_lex, c.sent_cos = [qd.lex[c.row]], [qd.cos[c.row]]
+    return [c.row for c in rescore_hybrid(cands, s)[:k]]
 
 
 def score(ds: Dataset, s: SearchSettings) -> tuple[float, float]:
@@ -82,9 +76,12 @@ def score(ds: Dataset, s: SearchSettings) -> tuple[float, float]:
     return mean([hit_at_k(x, 1) for x in rels]), mean([mrr_at_k(x, 10) for x in rels])
 
 
-def grid(base: SearchSettings) -> list[SearchSettings]:
-    return [replace(base, fusion=f, dense_weight=dw, lex_weight=lw, sent_weight=sw)
-            for f, dw, lw, sw in itertools.product(FUSIONS, DENSE_WEIGHTS, LEX_WEIGHTS, SENT_WEIGHTS)]
+def grid(base: SearchSettings, fusions: Sequence[str] = FUSIONS, dense: Sequence[float] = DENSE_WEIGHTS,
+         lex: Sequence[float] = LEX_WEIGHTS, sent: Sequence[float] = SENT_WEIGHTS) -> list[SearchSettings]:
+    """Every combination of the given values, the other settings as in ``base`` (which always takes part)."""
+    out = [replace(base, fusion=f, dense_weight=dw, lex_weight=lw, sent_weight=sw)
+           for f, dw, lw, sw in itertools.product(fusions, dense, lex, sent)]
+    return out if base in out else [*out, base]
 
 
 def _docs_dataset(name: str, docs: list, queries: list, model: str | None, tmp: Path) -> Dataset:
@@ -114,7 +111,7 @@ def _cached(cache: Path | None, key: str, make: Callable[[], Dataset]) -> Datase
     path = cache / f"{key}.pkl"
     if path.is_file():
         with open(path, "rb") as fh:
-            return pickle.load(fh)  # noqa: S301 - our own cache file
+            return pickle.load(fh)  # our own cache file
     ds = make()
     cache.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
@@ -135,6 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", metavar="DIR", help="keep the collected candidates here and reuse them")
     parser.add_argument("--keep", metavar="DIR", help="build the dataset indexes in DIR and keep them (default: a temporary folder)")
     parser.add_argument("--top", type=int, default=15, help="settings to print (default 15)")
+    parser.add_argument("--fusions", nargs="+", default=list(FUSIONS), choices=FUSIONS, help="fusion methods to try")
+    parser.add_argument("--dense-weights", nargs="+", type=float, default=list(DENSE_WEIGHTS), metavar="W",
+                        help=f"dense weights to try (default {' '.join(map(str, DENSE_WEIGHTS))})")
+    parser.add_argument("--lex-weights", nargs="+", type=float, default=list(LEX_WEIGHTS), metavar="W",
+                        help=f"sentence keyword weights to try (default {' '.join(map(str, LEX_WEIGHTS))})")
+    parser.add_argument("--sent-weights", nargs="+", type=float, default=list(SENT_WEIGHTS), metavar="W",
+                        help=f"sentence cosine weights to try (default {' '.join(map(str, SENT_WEIGHTS))})")
     args = parser.parse_args(argv)
     if args.split == "test":
         print("warning: tuning on the seed test split makes its numbers meaningless", file=sys.stderr)
@@ -158,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if not datasets:
         parser.error("nothing to tune on: give --squad/--beir or keep the seed set")
     rows = []
-    for s in grid(SearchSettings()):
+    for s in grid(SearchSettings(), args.fusions, args.dense_weights, args.lex_weights, args.sent_weights):
         per = [score(ds, s) for ds in datasets]
         rows.append((mean([h for h, _ in per]), s, per))
     rows.sort(key=lambda x: (-x[0], -mean([m for _, m in x[2]])))

@@ -10,11 +10,33 @@ from __future__ import annotations
 from .analyzer import AnalyzerConfig, KoreanAnalyzer
 from .build import BuildReport, build_index
 from .embedding import DEFAULT_MODEL, encode_documents, encode_queries, load_model, model_dimension
-from .errors import CorpusError, IndexFormatError, KoragError, ModelMismatchError, ModelNotAvailableError
+from .errors import (
+    CorpusError,
+    EmbeddingError,
+    IndexFormatError,
+    KoragError,
+    ModelMismatchError,
+    ModelNotAvailableError,
+)
 from .ingest import Document, Skipped, load_corpus
 
 __all__ = [
-    "AnalyzerConfig", "KoreanAnalyzer", "BuildReport", "build_index", "DEFAULT_MODEL", "encode_documents",
-    "encode_queries", "load_model", "model_dimension", "CorpusError", "IndexFormatError", "KoragError",
-    "ModelMismatchError", "ModelNotAvailableError", "Document", "Skipped", "load_corpus",
+    "DEFAULT_MODEL",
+    "AnalyzerConfig",
+    "BuildReport",
+    "CorpusError",
+    "Document",
+    "EmbeddingError",
+    "IndexFormatError",
+    "KoragError",
+    "KoreanAnalyzer",
+    "ModelMismatchError",
+    "ModelNotAvailableError",
+    "Skipped",
+    "build_index",
+    "encode_documents",
+    "encode_queries",
+    "load_corpus",
+    "load_model",
+    "model_dimension",
 ]

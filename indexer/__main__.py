@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     except (KoragError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # disk full, no permission to write the index folder, ...
+        print(f"error: cannot write the index: {exc}", file=sys.stderr)
+        return 2
     for s in report.skipped:
         print(f"skipped {s.source}: {s.reason}", file=sys.stderr)
     print(report.summary())

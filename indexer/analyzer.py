@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["AnalyzerConfig", "KoreanAnalyzer", "read_userdict", "read_synonyms"]
+__all__ = ["AnalyzerConfig", "KoreanAnalyzer", "read_synonyms", "read_userdict"]
 
 DEFAULT_TAGS = ("NNG", "NNP", "NR", "NP", "VV", "VA", "XR", "SL", "SN", "SH", "W_URL", "W_EMAIL", "W_SERIAL", "W_HASHTAG")
 _NOUNS = ("NNG", "NNP")
@@ -48,7 +48,7 @@ class AnalyzerConfig:
         return d
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "AnalyzerConfig":
+    def from_json(cls, d: dict[str, Any]) -> AnalyzerConfig:
         return cls(
             tags=tuple(d.get("tags", DEFAULT_TAGS)),
             compounds=bool(d.get("compounds", True)),
@@ -128,15 +128,15 @@ class KoreanAnalyzer:
         self._kiwi = Kiwi()
         # a dictionary word is indexed whole and as the parts Kiwi finds without the dictionary
         self._parts: dict[str, list[str]] = {}
-        self._syn = {}
-        for form, tag, score in self.config.userdict:
+        # synonyms: each member's whole term also emits the other members' terms (filled below; empty while the
+        # dictionary words are analysed)
+        self._syn: dict[str, list[str]] = {}
+        for form, _tag, _score in self.config.userdict:
             # analysed in a tiny sentence frame: alone, Kiwi tends to keep an unknown word whole
             toks = [t for t in self._kiwi.tokenize(form + "는") if t.start + t.len <= len(form)]
             self._parts[form] = [t for t in self._filter(toks, compounds=False) if t != form]
         for form, tag, score in self.config.userdict:
             self._kiwi.add_user_word(form, tag, score)
-        # synonyms: each member's whole term also emits the other members' terms
-        self._syn: dict[str, list[str]] = {}
         self.warnings: list[str] = []
         for group in self.config.synonyms:
             terms = []
@@ -152,7 +152,7 @@ class KoreanAnalyzer:
                 self._syn.setdefault(t, []).extend(x for x in terms if x != t and x not in self._syn.get(t, []))
 
     @property
-    def kiwi(self):  # noqa: ANN201 - kiwipiepy.Kiwi
+    def kiwi(self):  # kiwipiepy.Kiwi
         """The underlying ``kiwipiepy.Kiwi`` (use under :attr:`lock` from several threads)."""
         return self._kiwi
 
@@ -164,7 +164,8 @@ class KoreanAnalyzer:
         compounds = self.config.compounds if compounds is None else compounds
         out: list[str] = []
         prev = None  # previous noun token, for joined compounds
-        before = None  # previous token of any kind
+        before: Any = None  # previous token of any kind (a kiwipiepy Token)
+        last: Any
         for tok in tokens:
             last, before = before, tok
             tag = tok.tag.split("-", 1)[0] if tok.tag.startswith(("VV", "VA")) else tok.tag

@@ -28,11 +28,10 @@ from typing import Any
 import numpy as np
 
 from .analyzer import AnalyzerConfig, KoreanAnalyzer, read_synonyms, read_userdict
-from .chunker import pack_sentences
-from .errors import CorpusError, KoragError
+from .chunker import DEFAULT_CHUNK_SIZE, DEFAULT_OVERLAP, pack_sentences
+from .errors import CorpusError, EmbeddingError, KoragError, ModelMismatchError
 from .format import (
     BM25_DIR,
-    BM25_VOCAB_FILE,
     CHUNKS_FILE,
     DENSE_FILE,
     DOCS_FILE,
@@ -45,20 +44,17 @@ from .format import (
     SENTENCE_VECTORS_FILE,
     csr_positions,
     file_sha256,
-    read_jsonl,
     read_manifest,
-    verify_files,
 )
 from .ingest import Document, Skipped, load_corpus
+from .store import open_index
 
-__all__ = ["BuildReport", "UpdateStats", "build_index", "build_from_documents", "DEFAULT_CHUNK_SIZE", "DEFAULT_OVERLAP", "BM25_PARAMS"]
+__all__ = ["BM25_PARAMS", "DEFAULT_CHUNK_SIZE", "DEFAULT_OVERLAP", "BuildReport", "UpdateStats", "build_from_documents", "build_index"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHUNK_SIZE = 600
-DEFAULT_OVERLAP = 1
 # measured on KorQuAD dev and the seed dev split (README): k1 0.9 / b 0.5 beat the usual 1.2 / 0.75
-BM25_PARAMS = {"k1": 0.9, "b": 0.5, "method": "lucene"}
+BM25_PARAMS: dict[str, Any] = {"k1": 0.9, "b": 0.5, "method": "lucene"}
 # weight of the document title's vector in a chunk's vector (see chunk_vectors)
 TITLE_WEIGHT = 0.6
 
@@ -304,7 +300,8 @@ def _process_batch(docs: list[Document], analyzer: KoreanAnalyzer, encoder: Any,
         torch_threads(before)
     embed_seconds = time.perf_counter() - t
     if sent_vecs.shape[0] != len(texts):
-        raise RuntimeError(f"the model returned {sent_vecs.shape[0]} vectors for {len(texts)} sentences")
+        raise EmbeddingError(f"the model returned {sent_vecs.shape[0]} vectors for {len(texts)} sentences; "
+                             "check the model folder, or build with a bundled model (--model e5-small)")
     np.save(vec_file, sent_vecs.astype(np.float16))
     half = np.load(vec_file, mmap_mode="r")
     title_row = {title: i for i, title in enumerate(titles)}
@@ -332,32 +329,25 @@ def _settings(model_id: str, config: AnalyzerConfig, chunk_size: int, overlap: i
 
 def _previous_parts(out: Path, settings: dict[str, Any], vocab: _Vocab) -> tuple[dict[str, tuple[dict[str, Any], _Part]], str]:
     """Documents of the index at ``out`` that an update may reuse (by id: record and part), or why none."""
-    import faiss
-
     from .dense import stored_vectors
 
     if not (out / MANIFEST_FILE).is_file():
         return {}, "no index yet"
     try:
-        manifest = read_manifest(out)
-        old = manifest.get("build_settings")
+        old = read_manifest(out).get("build_settings")
         if old != settings:
             old_model = (old or {}).get("model") if isinstance(old, dict) else None
             if old_model != settings["model"]:
                 return {}, f"the embedding model changed: {old_model} -> {settings['model']}"
             return {}, "the analyzer or chunker settings changed"
-        verify_files(out, manifest)
-        docs = read_jsonl(out / DOCS_FILE)
-        chunks = read_jsonl(out / CHUNKS_FILE)
-        spans = np.load(out / SENTENCE_SPANS_FILE)
-        term_ids = np.load(out / SENTENCE_TERMS_FILE)
-        offsets = np.load(out / SENTENCE_OFFSETS_FILE)
-        sent_vecs = np.load(out / SENTENCE_VECTORS_FILE, mmap_mode="r")
-        old_vocab = json.loads((out / BM25_DIR / BM25_VOCAB_FILE).read_text(encoding="utf-8"))
-        chunk_vecs = stored_vectors(faiss.read_index(str(out / DENSE_FILE)))
+        data = open_index(out)
+        chunk_vecs = stored_vectors(data.dense)
     except Exception as exc:  # a damaged or foreign index is rebuilt in full, never reused
         log.warning("not reusing %s (%s); building it in full", out, exc)
         return {}, f"the existing index could not be reused ({exc})"
+    docs, chunks, old_vocab = data.docs, data.chunks, data.vocab
+    spans, term_ids, offsets = data.sentences.spans, data.sentences.terms, data.sentences.offsets
+    sent_vecs = data.sentence_vectors
     to_build = np.zeros(max(old_vocab.values(), default=-1) + 1, dtype=np.int32)
     for t, i in old_vocab.items():
         if t:  # bm25s's empty token holds no terms
@@ -526,7 +516,7 @@ def build_from_documents(
                                                 batch_size, progress, settings["chunk_vectors"])
             old_dims = {p.chunk_vecs.shape[1] for p in parts.values()}
             if old_dims and old_dims != {dim}:
-                raise RuntimeError(f"model {model_id!r} now gives {dim}-dim vectors, the index holds {old_dims}; "
+                raise ModelMismatchError(f"model {model_id!r} now gives {dim}-dim vectors, the index holds {old_dims}; "
                                    f"rebuild it in full (--full)")
             n_new_sentences = sum(len(p.spans) for p in processed)
             n_new_chunks = sum(len(p.chunks) for p in processed)
@@ -590,7 +580,7 @@ def _nothing_else_changed(out: Path, docs: list[Document], skipped: list[Skipped
             and old.get("dense", {}).get("requested") == dense_kind)
 
 
-def _assemble(docs: list[Document], parts: dict[str, _Part], dim: int) -> "_Assembled":
+def _assemble(docs: list[Document], parts: dict[str, _Part], dim: int) -> _Assembled:
     """The documents' parts in corpus order, with global sentence rows."""
     ordered = [parts[d.id] for d in docs]
     chunks: list[tuple[int, int, dict[str, Any], int]] = []  # (document row, chunk number, chunk, first sentence row)

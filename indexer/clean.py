@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["normalize_unicode", "clean_text", "strip_markup"]
+__all__ = ["clean_text", "normalize_unicode", "strip_markup"]
 
 # zero-width and invisible formatting characters removed outright
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"), None)
@@ -188,7 +188,7 @@ def _cut_tail(lines: list[str]) -> list[str]:
         if lines[i] and len(lines[i]) <= 20 and _TAIL_MARKER.match(lines[i]):
             # section labels just above the marker ("정치", "사회") go with it
             k = i - 1
-            while k >= 0 and (not lines[k] or len(lines[k]) <= 6 and " " not in lines[k]):
+            while k >= 0 and (not lines[k] or (len(lines[k]) <= 6 and " " not in lines[k])):
                 k -= 1
             return lines[: k + 1]
     return lines

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KINDS", "FLAT_MAX", "RECALL_TARGET", "RECALL_MARGIN", "plan", "build", "apply_params", "stored_vectors", "recall_at_k"]
+__all__ = ["FLAT_MAX", "KINDS", "RECALL_MARGIN", "RECALL_TARGET", "apply_params", "build", "plan", "recall_at_k", "stored_vectors"]
 
 KINDS = ("auto", "flat", "ivf")
 FLAT_MAX = 50_000  # exact search below this many chunks: a flat scan of 50k x 512 floats is ~5 ms on one core
@@ -53,13 +53,13 @@ def build(vectors: np.ndarray, spec: dict[str, Any], queries: np.ndarray | None 
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     dim = int(spec["dim"])
     if spec["type"] == "flat-ip":
-        index = faiss.IndexFlatIP(dim)
+        flat = faiss.IndexFlatIP(dim)
         if len(x):
-            index.add(x)
-        return index, dict(spec)
+            flat.add(x)
+        return flat, dict(spec)
     nlist = int(spec["nlist"])
     quantizer = faiss.IndexFlatIP(dim)
-    index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    index: Any = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
     rng = np.random.default_rng(0)
     n_train = min(len(x), nlist * _TRAIN_PER_LIST)
     train = x[np.sort(rng.choice(len(x), n_train, replace=False))] if n_train < len(x) else x

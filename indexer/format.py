@@ -38,9 +38,23 @@ import numpy as np
 from .errors import IndexFormatError
 
 __all__ = [
-    "FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_FILE", "DOCS_FILE", "CHUNKS_FILE", "DENSE_FILE", "BM25_DIR",
-    "SENTENCE_SPANS_FILE", "SENTENCE_TERMS_FILE", "SENTENCE_OFFSETS_FILE", "SENTENCE_VECTORS_FILE", "BM25_VOCAB_FILE",
-    "read_manifest", "verify_files", "file_sha256", "read_jsonl", "csr_positions",
+    "BM25_DIR",
+    "BM25_VOCAB_FILE",
+    "CHUNKS_FILE",
+    "DENSE_FILE",
+    "DOCS_FILE",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "MANIFEST_FILE",
+    "SENTENCE_OFFSETS_FILE",
+    "SENTENCE_SPANS_FILE",
+    "SENTENCE_TERMS_FILE",
+    "SENTENCE_VECTORS_FILE",
+    "csr_positions",
+    "file_sha256",
+    "read_jsonl",
+    "read_manifest",
+    "verify_files",
 ]
 
 FORMAT_NAME = "korag-index"

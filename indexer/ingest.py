@@ -21,7 +21,7 @@ from typing import Any
 from .clean import clean_text, normalize_unicode
 from .errors import CorpusError
 
-__all__ = ["Document", "Skipped", "load_corpus", "decode_bytes", "html_to_text", "SUPPORTED_SUFFIXES"]
+__all__ = ["SUPPORTED_SUFFIXES", "Document", "Skipped", "decode_bytes", "html_to_text", "load_corpus"]
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,8 @@ def html_to_text(html: str) -> tuple[str, str | None]:
     for tag in soup(["script", "style", "noscript", "template", "nav", "header", "footer", "aside",
                      "form", "iframe", "svg", "button", "select", "input", "textarea", "object", "embed"]):
         tag.decompose()
-    for tag in soup.find_all(attrs={"role": ["navigation", "banner", "contentinfo", "search", "complementary"]}):
+    roles = {"role": ["navigation", "banner", "contentinfo", "search", "complementary"]}
+    for tag in soup.find_all(attrs=roles):  # type: ignore[call-overload]
         tag.decompose()
     boiler = ("nav", "menu", "gnb", "lnb", "breadcrumb", "skip", "sidebar", "footer", "related", "share", "banner", "cookie")
     for tag in soup.find_all(True):
@@ -264,7 +265,7 @@ def load_corpus(corpus_dir: str | os.PathLike[str], *, progress: bool = True) ->
     try:
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover - tqdm is a dependency
-        def tqdm(x, **_):  # type: ignore[no-redef]
+        def tqdm(x, **_):
             return x
     for path in tqdm(files, desc="loading", unit="file", disable=not progress or None):
         rel = path.relative_to(root).as_posix()

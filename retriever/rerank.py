@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from indexer.embedding import _cached_snapshot, _default_device, _hub_unreachable_reason, _offline, _resolve_name
+from indexer.embedding import BUNDLED_MODELS
 from indexer.errors import ModelNotAvailableError
+from indexer.hub import cached_snapshot, default_device, download_blocker, model_source
 
 __all__ = ["CrossEncoderReranker", "load_reranker"]
 
@@ -37,10 +38,10 @@ def _ways_out(name: str, *, hub: bool) -> str:
 def _open(ident: str, device: str | None, *, local: bool) -> Any:
     from sentence_transformers import CrossEncoder
 
-    return CrossEncoder(ident, device=device or _default_device(), local_files_only=local)
+    return CrossEncoder(ident, device=device or default_device(), local_files_only=local)
 
 
-def load_reranker(name: str, *, device: str | None = None) -> "CrossEncoderReranker":
+def load_reranker(name: str, *, device: str | None = None) -> CrossEncoderReranker:
     """Load a cross-encoder by hub id (from the local Hugging Face cache, or downloaded when online) or folder.
 
     Raises:
@@ -49,27 +50,27 @@ def load_reranker(name: str, *, device: str | None = None) -> "CrossEncoderReran
     """
     if not isinstance(name, str) or not name.strip():
         raise ModelNotAvailableError(f"reranker name {name!r} is empty; give a hub id or a local folder, or leave it out")
-    kind, ident = _resolve_name(name)
-    if kind == "bundled":
+    if name.strip().lower() in BUNDLED_MODELS:
         raise ModelNotAvailableError(
             f"{name!r} is the bundled embedding model, not a cross-encoder; no reranker is bundled.\n"
             f"{_ways_out(name, hub=False)}")
+    try:
+        kind, ident = model_source(name)
+    except ModelNotAvailableError as exc:
+        raise ModelNotAvailableError(f"{exc}.\n{_ways_out(name, hub=False)}") from None
     try:
         if kind == "path":
             if not os.path.isfile(os.path.join(ident, "config.json")):
                 raise ModelNotAvailableError(
                     f"reranker folder {ident} has no config.json: it is not a transformers model.\n{_ways_out(ident, hub=False)}")
             model = _open(ident, device, local=True)
-        elif _cached_snapshot(ident) is not None:
+        elif cached_snapshot(ident) is not None:
             model = _open(ident, device, local=True)
-        elif _offline():
-            raise ModelNotAvailableError(
-                f"reranker {ident!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set.\n{_ways_out(ident, hub=True)}")
         else:
-            reason = _hub_unreachable_reason(ident)
-            if reason is not None:
+            blocker = download_blocker(ident)
+            if blocker is not None:
                 raise ModelNotAvailableError(
-                    f"reranker {ident!r} is not in the local Hugging Face cache and {reason}.\n{_ways_out(ident, hub=True)}")
+                    f"reranker {ident!r} is not in the local Hugging Face cache and {blocker}.\n{_ways_out(ident, hub=True)}")
             model = _open(ident, device, local=False)
     except ModelNotAvailableError:
         raise

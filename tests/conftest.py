@@ -20,6 +20,13 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 CORPUS_DIR = REPO_ROOT / "corpus"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that uses the seed index (built once per session with the bundled model) belongs to the slow tier."""
+    for item in items:
+        if "seed_index" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def corpus_text() -> str:
     """All of the repository's ``corpus/*.txt`` files, concatenated (UTF-8)."""
@@ -120,7 +127,7 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     return out
 
 
-def launch_local(demo):  # noqa: ANN001, ANN201 - a gr.Blocks in, its local URL out
+def launch_local(demo):  # a gr.Blocks in, its local URL out
     """Launch a Gradio app on a free loopback port (retrying if the port is taken meanwhile); return its URL."""
     import socket
 

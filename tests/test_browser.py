@@ -50,9 +50,10 @@ def chromium_ok() -> None:
 
 @pytest.fixture(scope="module")
 def app(chromium_ok, tmp_path_factory: pytest.TempPathFactory):
+    from conftest import launch_local
+
     from indexer import build_index
     from retriever import Retriever
-    from conftest import launch_local
     from ui.app import create_app
 
     root = tmp_path_factory.mktemp("browser")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def test_chunks_are_slices_of_the_seed_documents(analyzer: KoreanAnalyzer, size:
             covered.update(range(c.start, c.end))
         # every non-space character of the document is in some chunk
         assert all(i in covered for i, ch in enumerate(d.text) if not ch.isspace())
-        for a, b in zip(chunks, chunks[1:]):
+        for a, b in itertools.pairwise(chunks):
             assert b.start > a.start
             if overlap == 0:
                 assert b.start >= a.end
@@ -83,6 +84,7 @@ def test_analyzer_numbers_and_english(analyzer: KoreanAnalyzer) -> None:
     assert analyzer.analyze("   ") == []
 
 
+@pytest.mark.slow
 def test_userdict_words_indexed_whole_and_split(tmp_path: Path) -> None:
     p = tmp_path / "userdict.tsv"
     p.write_text("# 사용자 사전\n과기정통부\tNNP\t0\n집적단지\tNNG\n잘못된 줄\n", encoding="utf-8")

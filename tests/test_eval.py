@@ -89,6 +89,7 @@ def _tiny_beir(folder: Path) -> None:
     (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\nq3\td3\t1\n", encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_beir_and_squad_formats(tmp_path: Path) -> None:
     _tiny_beir(tmp_path / "beir")
     docs, queries = load_beir(tmp_path / "beir")
@@ -118,6 +119,7 @@ def test_bad_qa_file_is_a_clear_error(tmp_path: Path) -> None:
         load_qa(bad)
 
 
+@pytest.mark.slow
 def test_bench_synthesises_real_korean_documents() -> None:
     from eval.bench import synthesise
 

@@ -22,6 +22,8 @@ import pytest
 from indexer import build_index
 from indexer.ingest import load_corpus
 
+pytestmark = pytest.mark.slow  # builds indexes with the bundled model, or runs servers
+
 REPO = Path(__file__).resolve().parents[1]
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 

@@ -16,6 +16,8 @@ from indexer.dense import stored_vectors
 from indexer.format import read_manifest
 from retriever import Retriever
 
+pytestmark = pytest.mark.slow  # builds indexes with the bundled model, or runs servers
+
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = sorted((REPO / "corpus").glob("*.txt"))
 QUERIES = ["광주 인공지능 집적단지 예산", "AX 실증산단 공모 기간", "추경 GPU 확보", "양자컴퓨팅 연구 투자"]
@@ -35,7 +37,7 @@ def _encoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     real = indexer.embedding.encode_documents
 
-    def spy(model, texts, **kwargs):  # noqa: ANN001, ANN202
+    def spy(model, texts, **kwargs):
         seen.extend(texts)
         return real(model, texts, **kwargs)
 
@@ -132,7 +134,7 @@ def test_ivf_settings_are_measured_stored_and_applied_after_loading(tmp_path: Pa
     assert spec["recall_at_10"] >= 0.98 and 1 <= spec["nprobe"] <= spec["nlist"] and spec["recall_queries"] > 100
     assert read_manifest(flat)["dense"]["type"] == "flat-ip"
     r = Retriever.load(ivf)
-    assert isinstance(r._dense, faiss.IndexIVF) and faiss.extract_index_ivf(r._dense).nprobe == spec["nprobe"]
+    assert isinstance(r.index.dense, faiss.IndexIVF) and faiss.extract_index_ivf(r.index.dense).nprobe == spec["nprobe"]
     exact = Retriever.load(flat)
     for q in QUERIES[:3]:
         assert {h.chunk_id for h in r.search(q, k=3, mode="dense")} == {h.chunk_id for h in exact.search(q, k=3, mode="dense")}
@@ -141,7 +143,7 @@ def test_ivf_settings_are_measured_stored_and_applied_after_loading(tmp_path: Pa
     manifest = json.loads((ivf / "manifest.json").read_text(encoding="utf-8"))
     manifest["dense"]["nprobe"] = 3
     (ivf / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    assert faiss.extract_index_ivf(Retriever.load(ivf)._dense).nprobe == 3
+    assert faiss.extract_index_ivf(Retriever.load(ivf).index.dense).nprobe == 3
 
 
 def test_bm25_matrix_equals_bm25s_own_indexing(seed_index: Path) -> None:
@@ -149,15 +151,15 @@ def test_bm25_matrix_equals_bm25s_own_indexing(seed_index: Path) -> None:
     import bm25s
 
     r = Retriever.load(seed_index)
-    words = {i: t for t, i in r._vocab.items()}
+    words = {i: t for t, i in r.index.vocab.items()}
     tokens = []
     for c in r.chunks:
         title = list(r.docs[c["doc_id"]]["terms"])
         tokens.append(title + [words[i] for j in c["sent_rows"] for i in r.sentences.term_ids(j)])
     ref = bm25s.BM25(k1=0.9, b=0.5, method="lucene")
     ref.index(tokens, show_progress=False)
-    for q in QUERIES + ["인공지능 산업단지 공모", "2022년 예산 확정"]:
-        terms = [t for t in r.analyzer.analyze(q) if t in r._vocab and t in ref.vocab_dict]
+    for q in [*QUERIES, "인공지능 산업단지 공모", "2022년 예산 확정"]:
+        terms = [t for t in r.analyzer.analyze(q) if t in r.index.vocab and t in ref.vocab_dict]
         assert terms, q
-        assert np.allclose(ref.get_scores(terms), r._bm25.get_scores(terms), rtol=1e-6, atol=1e-7), q
-    assert sorted(t for t in ref.vocab_dict if t) == sorted(t for t in r._vocab if t)
+        assert np.allclose(ref.get_scores(terms), r.index.bm25.get_scores(terms), rtol=1e-6, atol=1e-7), q
+    assert sorted(t for t in ref.vocab_dict if t) == sorted(t for t in r.index.vocab if t)

@@ -17,6 +17,8 @@ from indexer.errors import CorpusError, IndexFormatError, ModelMismatchError
 from indexer.format import read_manifest, verify_files
 from retriever import Retriever
 
+pytestmark = pytest.mark.slow  # builds indexes with the bundled model, or runs servers
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"
 
@@ -104,7 +106,7 @@ def test_loading_a_non_index_says_why(tmp_path: Path) -> None:
     with pytest.raises(IndexFormatError, match="no index folder"):
         Retriever.load(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(IndexFormatError, match="manifest.json is missing"):
+    with pytest.raises(IndexFormatError, match=r"manifest\.json is missing"):
         Retriever.load(tmp_path / "empty")
 
 

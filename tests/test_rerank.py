@@ -8,6 +8,7 @@ import pytest
 
 from indexer.errors import ModelNotAvailableError
 from retriever import Retriever
+from retriever.ranking import dedup
 from retriever.rerank import load_reranker
 
 QUESTION = "AX 실증산단 공모 기간은 언제까지인가요?"
@@ -25,12 +26,13 @@ def reranked(seed_index: pathlib.Path, tiny_reranker_dir: pathlib.Path) -> Retri
 
 def test_the_reranker_orders_the_first_stage_candidates(plain: Retriever, reranked: Retriever) -> None:
     k = 5
-    ranked, _, _ = plain._ranked(QUESTION, k, "hybrid")
+    ranked = plain.ranked_candidates(QUESTION, k)
     pool = ranked[: max(plain.settings.rerank_depth, 2 * k)]
     probs = reranked.reranker.scores(QUESTION, [plain.chunks[c.row]["text"] for c in pool])
     assert ((probs > 0) & (probs < 1)).all() and len(set(probs.round(6))) > 1
     by_prob = [c.row for _, c in sorted(zip(probs, pool), key=lambda x: -x[0])]  # stable for ties
-    expected = [plain.chunks[c.row]["id"] for c in plain._dedup([next(x for x in pool if x.row == r) for r in by_prob], k)]
+    expected = [plain.chunks[c.row]["id"] for c in dedup([next(x for x in pool if x.row == r) for r in by_prob], plain.chunks, k,
+                                                         plain.settings.dedup_overlap)]
     hits = reranked.search(QUESTION, k=k)
     assert [h.chunk_id for h in hits] == expected
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)

@@ -13,10 +13,11 @@ import pytest
 
 gradio_client = pytest.importorskip("gradio_client")
 
+from conftest import launch_local  # noqa: E402
+
 from indexer import build_index  # noqa: E402
 from retriever import Retriever  # noqa: E402
 from retriever.core import Answer, Hit  # noqa: E402
-from conftest import launch_local  # noqa: E402
 from ui.app import MSG_EMPTY, ask_answer, create_app, example_questions  # noqa: E402
 from ui.feedback import FeedbackLog, default_feedback_path, feedback_record  # noqa: E402
 from ui.render import (  # noqa: E402

@@ -7,10 +7,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import launch_local
 
 from retriever import LiveRetriever
-from conftest import launch_local
 from ui.app import MSG_FAILED, create_app
+
+pytestmark = pytest.mark.slow  # builds indexes with the bundled model, or runs servers
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,5 +7,12 @@
 from .app import ask_json, create_app, example_questions, launch_app
 from .feedback import FeedbackLog, default_feedback_path, feedback_record
 
-__all__ = ["create_app", "launch_app", "ask_json", "example_questions", "FeedbackLog", "feedback_record",
-           "default_feedback_path"]
+__all__ = [
+           "FeedbackLog",
+           "ask_json",
+           "create_app",
+           "default_feedback_path",
+           "example_questions",
+           "feedback_record",
+           "launch_app",
+]

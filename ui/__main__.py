@@ -11,49 +11,35 @@ import logging
 import sys
 from pathlib import Path
 
+from indexer.store import IndexInfo, index_info
+
 from .app import DEFAULT_HOST, DEFAULT_PORT
 
 
-def _is_index(path: Path) -> bool:
-    from indexer.format import MANIFEST_FILE
-
-    return (path / MANIFEST_FILE).is_file()
-
-
-def _older_format(path: Path) -> int | None:
+def _older_format(info: IndexInfo) -> int | None:
     """The format version of an index written by an earlier version of this program, else None."""
-    import json
+    from indexer.format import FORMAT_VERSION
 
-    from indexer.format import FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE
-
-    try:
-        manifest = json.loads((path / MANIFEST_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    version = manifest.get("format_version") if isinstance(manifest, dict) and manifest.get("format") == FORMAT_NAME else None
-    return version if isinstance(version, int) and version < FORMAT_VERSION else None
+    v = info.format_version
+    return v if v is not None and v < FORMAT_VERSION else None
 
 
-def _model_change(path: Path, model: str | None) -> tuple[str, str] | None:
-    """``(built with, to build with)`` when the index at ``path`` should be rebuilt with another model.
+def _model_change(info: IndexInfo, model: str | None) -> tuple[str, str] | None:
+    """``(built with, to build with)`` when the index should be rebuilt with another model.
 
     That is when ``model`` is given and differs from the index's, or when no model is given and the index was
     built with the default of an earlier version (an index built with a named model is kept as it is).
     """
     from indexer.embedding import BUNDLED_MODELS, DEFAULT_MODEL
-    from indexer.format import read_manifest
+    from indexer.format import FORMAT_VERSION
 
-    try:
-        entry = read_manifest(path)["model"]
-        built = str(entry["id"])
-    except Exception:  # unreadable: Retriever.load reports it with the rebuild command
+    built = info.model_id
+    if built is None or info.format_version != FORMAT_VERSION:  # Retriever.load says what is wrong and how to rebuild
         return None
     if model is not None:
         wanted = model.strip().lower() if model.strip().lower() in BUNDLED_MODELS else model
         return (built, wanted) if wanted != built else None
-    # indexes written before the manifest said so were built with the then default, use-m3, unless named
-    by_default = entry.get("default", built == "use-m3")
-    return (built, DEFAULT_MODEL) if by_default and built != DEFAULT_MODEL else None
+    return (built, DEFAULT_MODEL) if info.model_default and built != DEFAULT_MODEL else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,12 +68,13 @@ def main(argv: list[str] | None = None) -> int:
 
     index_dir = Path(args.index)
     needs_build = not index_dir.exists() or (index_dir.is_dir() and not any(index_dir.iterdir()))
-    if index_dir.exists() and not needs_build and not _is_index(index_dir):
+    info = None if needs_build else index_info(index_dir)
+    if index_dir.exists() and not needs_build and info is None:
         print(f"오류: {str(index_dir)!r} 폴더는 색인이 아닙니다 (manifest.json 없음). 다른 --index 폴더를 지정하세요.",
               file=sys.stderr)
         return 2
-    old = None if needs_build else _older_format(index_dir)
-    change = None if needs_build or old is not None else _model_change(index_dir, args.model)
+    old = None if info is None else _older_format(info)
+    change = None if info is None or old is not None else _model_change(info, args.model)
     if needs_build or args.rebuild or old is not None or change is not None:
         why = ("색인을 다시 만듭니다" if args.rebuild and not needs_build else
                f"색인 형식 {old}판으로 만든 색인이라 새 형식으로 다시 만듭니다" if old is not None else

@@ -19,7 +19,7 @@ from typing import Any
 
 import gradio as gr
 
-from retriever.core import MODES
+from retriever import MODES, EmptyQueryError
 
 from .feedback import FeedbackLog, default_feedback_path, feedback_record
 from .render import (
@@ -32,8 +32,21 @@ from .render import (
 )
 
 __all__ = [
-    "create_app", "launch_app", "ask_json", "ask_answer", "example_questions", "UserInputError", "THEME", "CSS",
-    "DEFAULT_HOST", "DEFAULT_PORT", "MAX_FILE_SIZE", "CONCURRENCY_LIMIT", "MSG_EMPTY", "MSG_FAILED", "MSG_MODE",
+    "CONCURRENCY_LIMIT",
+    "CSS",
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "MAX_FILE_SIZE",
+    "MSG_EMPTY",
+    "MSG_FAILED",
+    "MSG_MODE",
+    "THEME",
+    "UserInputError",
+    "ask_answer",
+    "ask_json",
+    "create_app",
+    "example_questions",
+    "launch_app",
 ]
 
 log = logging.getLogger(__name__)
@@ -75,63 +88,11 @@ MONO_STACK = ["Noto Sans Mono CJK KR", "D2Coding", "ui-monospace", "monospace"]
 # local fonts only: the default theme would ask Google Fonts, which an offline machine cannot reach
 THEME = gr.themes.Soft(primary_hue="blue", secondary_hue="sky", neutral_hue="slate", font=FONT_STACK, font_mono=MONO_STACK)
 
-CSS = """
-.gradio-container { max-width: 1320px !important; margin: 0 auto !important; }
-.gradio-container, .gradio-container * { font-family: "Noto Sans CJK KR", "Noto Sans KR", "Apple SD Gothic Neo", "Malgun Gothic", "NanumGothic", sans-serif; }
-#korag-header { padding: 6px 4px 2px; }
-#korag-header h1 { font-size: 1.55rem; font-weight: 800; margin: 0 0 4px; letter-spacing: -0.01em; }
-#korag-header .logo { display: inline-block; background: var(--color-accent); color: #fff; font-size: .8rem; font-weight: 800;
-  border-radius: 8px; padding: 3px 7px; vertical-align: 4px; margin-right: 4px; }
-#korag-header p { margin: 0; color: var(--body-text-color-subdued); }
-#korag-header .stats { font-size: .85rem; margin-top: 4px; }
-.muted { color: var(--body-text-color-subdued); }
-.korag-question { white-space: pre-wrap; }
-.korag-answer .ans-text { font-size: 1.05rem; line-height: 1.75; }
-.korag-answer sup.cite, .korag-answer span.cite { color: var(--color-accent); font-weight: 700; }
-.korag-answer sup.cite { font-size: .75em; margin-left: 1px; }
-.korag-answer .ans-label { margin-top: 10px; font-size: .8rem; font-weight: 700; color: var(--body-text-color-subdued); }
-.korag-answer ul.ans-sources { margin: 2px 0 0 0 !important; padding-left: 1.1em !important; font-size: .9rem; }
-.korag-answer ul.ans-sources li { margin: 1px 0 !important; }
-.korag-answer .ans-hint, .korag-answer .ans-foot { margin-top: 6px; font-size: .8rem; }
-.korag-answer .ans-notfound { font-weight: 700; color: #b45309; font-size: 1.02rem; }
-#sources-panel { max-height: 78vh; overflow-y: auto; padding-right: 4px; }
-.korag-sources .src-head { font-weight: 800; font-size: 1.05rem; margin: 2px 0 2px; }
-.korag-sources .src-head.notfound { color: #b45309; }
-.korag-sources .src-question { font-size: .85rem; color: var(--body-text-color-subdued); margin-bottom: 10px; white-space: pre-wrap; }
-.korag-sources .src-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 12px 14px;
-  margin-bottom: 12px; background: var(--block-background-fill); }
-.korag-sources .src-card.cited { border-left: 4px solid var(--color-accent); }
-.korag-sources .src-title { font-weight: 700; line-height: 1.45; }
-.korag-sources .src-num { color: var(--color-accent); }
-.korag-sources .src-meta, .korag-sources .src-pos, .korag-sources .src-scores, .korag-sources .src-note {
-  font-size: .8rem; color: var(--body-text-color-subdued); margin-top: 3px; }
-.korag-sources .src-file { font-family: var(--font-mono); font-size: .75rem; }
-.korag-sources .src-label { display: inline-block; background: var(--color-accent-soft); color: var(--color-accent);
-  border-radius: 4px; padding: 0 6px; font-weight: 700; margin-right: 4px; }
-.korag-sources blockquote.src-passage { white-space: pre-wrap; margin: 8px 0 6px !important; padding: 8px 12px !important; line-height: 1.7;
-  border-left: 3px solid var(--border-color-primary); background: var(--background-fill-secondary); border-radius: 0 6px 6px 0;
-  font-size: .92rem; }
-.korag-sources mark, .korag-answer mark { background: #fde68a; color: #1f2937; padding: 0 2px; border-radius: 3px; }
-.korag-sources details.src-doc summary { cursor: pointer; color: var(--color-accent); font-weight: 700; font-size: .88rem; margin-top: 4px; }
-.korag-sources .doc-text { white-space: pre-wrap; max-height: 380px; overflow-y: auto; margin-top: 6px; padding: 10px 12px;
-  border: 1px solid var(--border-color-primary); border-radius: 6px; line-height: 1.7; font-size: .88rem; }
-.korag-sources .doc-text .passage { background: #e0f2fe; color: #0f172a; border-radius: 3px; }
-.korag-sources .src-empty { padding: 18px 16px; border: 1px dashed var(--border-color-primary); border-radius: 10px; }
-.korag-sources .src-empty-title { font-weight: 800; font-size: 1.05rem; margin-bottom: 6px; }
-#question textarea { font-size: 1rem; }
-#example-questions .gallery-item, #example-questions button { font-size: .88rem; }
-"""
+_STATIC = Path(__file__).resolve().parent / "static"
+CSS = (_STATIC / "app.css").read_text(encoding="utf-8")
 
 # when a "원문 보기" opens, scroll the document box to the cited passage
-SCROLL_JS = """
-element.addEventListener('toggle', function (e) {
-  const d = e.target;
-  if (!d || d.tagName !== 'DETAILS' || !d.open) return;
-  const box = d.querySelector('.doc-text');
-  const p = box && box.querySelector('.passage');
-  if (box && p) { box.scrollTop = Math.max(0, p.offsetTop - box.offsetTop - 24); }
-}, true);
-"""
+SCROLL_JS = (_STATIC / "sources.js").read_text(encoding="utf-8")
 
 
 class UserInputError(ValueError):
@@ -150,7 +111,7 @@ def _clamp_k(k: Any, n_chunks: int) -> int:
     if k is None or k == "":
         k = DEFAULT_K
     try:
-        k_int = int(round(float(k)))
+        k_int = round(float(k))
     except (TypeError, ValueError, OverflowError):
         raise UserInputError(MSG_K) from None
     return max(1, min(k_int, max(1, n_chunks)))
@@ -168,11 +129,8 @@ def ask_answer(retriever: Any, question: Any, k: Any = DEFAULT_K, mode: Any = "h
     kk = _clamp_k(k, len(retriever))
     try:
         answer = retriever.ask(question, k=kk, mode=m)
-    except ValueError as exc:
-        # the retriever's own input checks (e.g. a question that normalises to nothing)
-        if not question.strip() or "empty" in str(exc):
-            raise UserInputError(MSG_EMPTY) from None
-        raise
+    except EmptyQueryError:  # e.g. only control or zero-width characters
+        raise UserInputError(MSG_EMPTY) from None
     return answer, kk, m
 
 
@@ -425,7 +383,7 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
 
         chat_inputs = [question, state, k_slider, mode_radio, show_scores]
         chat_outputs = [chatbot, question, sources, state]
-        common = dict(api_visibility="private", show_progress="minimal")
+        common: dict[str, Any] = {"api_visibility": "private", "show_progress": "minimal"}
         question.submit(respond, chat_inputs, chat_outputs, show_progress_on=[chatbot], **common)
         send.click(respond, chat_inputs, chat_outputs, show_progress_on=[chatbot], **common)
         examples_ds.click(ask_example, [examples_ds, state, k_slider, mode_radio, show_scores], chat_outputs,
@@ -435,7 +393,7 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
         chatbot.like(vote, [state], None, queue=False, api_visibility="private")
         chatbot.clear(clear, None, [question, sources, state], **common)
         gr.api(api_ask, api_name="ask")
-    demo.korag_feedback = feedback  # type: ignore[attr-defined]
+    demo.korag_feedback = feedback
     return demo
 
 

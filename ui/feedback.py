@@ -22,7 +22,7 @@ try:  # POSIX: also serialise appends from other processes
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["FeedbackLog", "feedback_record", "default_feedback_path", "FEEDBACK_FILE"]
+__all__ = ["FEEDBACK_FILE", "FeedbackLog", "default_feedback_path", "feedback_record"]
 
 log = logging.getLogger(__name__)
 

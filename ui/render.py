@@ -12,12 +12,24 @@ are markup.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 __all__ = [
-    "esc", "fmt_int", "mark_spans", "passage_html", "document_html", "position_text", "paragraph_of",
-    "answer_message_html", "user_message_html", "sources_panel_html", "empty_panel_html", "NOT_FOUND",
-    "CLOSEST", "MODE_LABELS",
+    "CLOSEST",
+    "MODE_LABELS",
+    "NOT_FOUND",
+    "answer_message_html",
+    "document_html",
+    "empty_panel_html",
+    "esc",
+    "fmt_int",
+    "mark_spans",
+    "paragraph_of",
+    "passage_html",
+    "position_text",
+    "sources_panel_html",
+    "user_message_html",
 ]
 
 NOT_FOUND = "문서에서 답을 찾지 못했습니다"
