@@ -13,7 +13,7 @@ from .errors import KoragError
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m indexer", description="Build a search index folder from a folder of documents.")
-    parser.add_argument("corpus", help="folder of .txt/.md/.html documents (never modified)")
+    parser.add_argument("corpus", help="folder of .txt/.md/.html/.hwp/.hwpx/.pdf/.docx documents (never modified)")
     parser.add_argument("--out", default="index", help="index folder to write (replaced atomically; default: index)")
     parser.add_argument("--model", default=None,
                         help="embedding model: a bundled one (e5-small, the default; use-m3, ~40x faster to index, "

@@ -668,6 +668,8 @@ def _write(out: Path, docs: list[Document], a: _Assembled, vocab: _Vocab, dense_
                 row = {"id": f"{d.id}#{n}", "doc_id": d.id, "start": c["start"], "end": c["end"],
                        "text": d.text[c["start"]:c["end"]], "sents": c["sents"],
                        "sent_rows": [first + j for j in c["sent_rows"]]}
+                if d.pages:  # the page the chunk starts on (PDF)
+                    row["page"] = d.page_at(c["start"])
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         term_ids = remap[a.term_ids] if len(a.term_ids) else a.term_ids
         np.save(tmp / SENTENCE_SPANS_FILE, a.spans)

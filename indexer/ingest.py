@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import hashlib
 import json
@@ -20,12 +21,14 @@ from typing import Any
 
 from .clean import clean_text, normalize_unicode
 from .errors import CorpusError
+from .formats import DOCUMENT_SUFFIXES, UnsupportedDocument, extract_document, shutdown_worker
 
 __all__ = ["SUPPORTED_SUFFIXES", "Document", "Skipped", "decode_bytes", "html_to_text", "load_corpus"]
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + DOCUMENT_SUFFIXES
 # files of the corpus folder that describe it rather than being documents
 CONTROL_FILES = ("metadata.json", "userdict.tsv", "synonyms.tsv")
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -35,11 +38,11 @@ _MAGIC = {
     b"\x7fELF": "ELF executable",
     b"GIF8": "GIF image",
     b"\xff\xd8\xff": "JPEG image",
-    b"%PDF": "PDF document (not supported yet)",
-    b"PK\x03\x04": "ZIP archive or Office file (not supported yet)",
+    b"%PDF": "PDF document: give it the .pdf extension",
+    b"PK\x03\x04": "ZIP archive or Office file: .docx and .hwpx files are read by their extension",
     b"\x1f\x8b": "gzip archive",
     b"MZ": "Windows executable",
-    b"\xd0\xcf\x11\xe0": "legacy Office/HWP file (not supported)",
+    b"\xd0\xcf\x11\xe0": "legacy Office or HWP file: .hwp files are read by their extension; save .doc as .docx",
 }
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -61,9 +64,22 @@ class Document:
     meta: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
     encoding: str = "utf-8"
+    pages: list[int] = field(default_factory=list)  # PDF: offset in ``text`` where each page starts; [] otherwise
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "source": self.source, "title": self.title, "meta": self.meta, "text": self.text}
+        out: dict[str, Any] = {"id": self.id, "source": self.source, "title": self.title, "meta": self.meta,
+                               "text": self.text}
+        if self.pages:
+            out["pages"] = list(self.pages)
+        return out
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding character ``offset``, or None for a document without pages.
+
+        >>> Document("a", "a.pdf", "t", "쪽1 쪽2", pages=[0, 3]).page_at(3)
+        2
+        """
+        return bisect.bisect_right(self.pages, offset) if self.pages else None
 
 
 @dataclass(frozen=True)
@@ -214,21 +230,53 @@ def _iter_files(root: Path) -> tuple[list[Path], list[Skipped]]:
     return files, skipped
 
 
-def _read_one(path: Path, rel: str) -> tuple[str, str, str, str | None]:
-    """Return ``(clean_text, encoding, sha256, html_title)`` or raise ``_Skip``."""
-    suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
-        raise _Skip(f"unsupported file type {suffix or '(no extension)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+@dataclass
+class _Read:
+    text: str
+    encoding: str
+    sha256: str
+    title: str | None = None  # what the file says its title is (HTML <h1>/<title>, a document's own title)
+    meta: dict[str, Any] = field(default_factory=dict)
+    pages: list[int] = field(default_factory=list)
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise _Skip(f"file too large ({size // 2**20} MB > {MAX_FILE_BYTES // 2**20} MB)")
         with open(path, "rb") as fh:
-            data = fh.read()
+            return fh.read()
     except PermissionError:
         raise _Skip("unreadable: permission denied") from None
     except OSError as exc:
         raise _Skip(f"unreadable: {exc.strerror or exc}") from None
+
+
+def _read_document(path: Path) -> _Read:
+    """An .hwp, .hwpx, .pdf or .docx file, read in a separate process with time and memory limits."""
+    data = _read_bytes(path)
+    try:
+        ex = extract_document(path)
+    except UnsupportedDocument as exc:
+        raise _Skip(str(exc)) from None
+    # the reader's text is already normalised (a fixed point of normalize_unicode, so page offsets hold); the web
+    # boilerplate rules of clean_text would drop table rows (short lines of numbers)
+    text = normalize_unicode(ex.text)
+    if not text.strip():
+        raise _Skip("no text in the document")
+    pages = ex.pages if text == ex.text else []
+    return _Read(text, "binary", hashlib.sha256(data).hexdigest(), ex.title, dict(ex.meta), pages)
+
+
+def _read_one(path: Path, rel: str) -> _Read:
+    """Read and clean one file, or raise ``_Skip`` with the reason."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise _Skip(f"unsupported file type {suffix or '(no extension)'}; supported: {', '.join(SUPPORTED_SUFFIXES)}")
+    if suffix in DOCUMENT_SUFFIXES:
+        return _read_document(path)
+    data = _read_bytes(path)
     if not data.strip():
         raise _Skip("empty file")
     try:
@@ -244,7 +292,16 @@ def _read_one(path: Path, rel: str) -> tuple[str, str, str, str | None]:
     text = clean_text(raw, markup=suffix not in (".html", ".htm"))
     if not text.strip():
         raise _Skip("no text left after removing boilerplate")
-    return text, encoding, hashlib.sha256(data).hexdigest(), html_title
+    return _Read(text, encoding, hashlib.sha256(data).hexdigest(), html_title)
+
+
+def _try_read(path: Path, root: Path, skipped: list[Skipped]) -> _Read | None:
+    rel = path.relative_to(root).as_posix()
+    try:
+        return _read_one(path, rel)
+    except _Skip as exc:
+        skipped.append(Skipped(rel, str(exc)))
+        return None
 
 
 def load_corpus(corpus_dir: str | os.PathLike[str], *, progress: bool = True) -> tuple[list[Document], list[Skipped]]:
@@ -254,7 +311,7 @@ def load_corpus(corpus_dir: str | os.PathLike[str], *, progress: bool = True) ->
     """
     root = Path(corpus_dir)
     if not root.exists():
-        raise CorpusError(f"corpus folder {str(root)!r} does not exist; pass the folder that holds your .txt/.md/.html files")
+        raise CorpusError(f"corpus folder {str(root)!r} does not exist; pass the folder that holds your documents")
     if not root.is_dir():
         raise CorpusError(f"{str(root)!r} is a file, not a folder; pass the folder that holds your documents")
     metadata, skipped = _read_metadata(root)
@@ -267,27 +324,32 @@ def load_corpus(corpus_dir: str | os.PathLike[str], *, progress: bool = True) ->
     except ImportError:  # pragma: no cover - tqdm is a dependency
         def tqdm(x, **_):
             return x
-    for path in tqdm(files, desc="loading", unit="file", disable=not progress or None):
-        rel = path.relative_to(root).as_posix()
-        try:
-            text, encoding, sha, html_title = _read_one(path, rel)
-        except _Skip as exc:
-            skipped.append(Skipped(rel, str(exc)))
+    try:
+        loaded = [(path, _try_read(path, root, skipped)) for path in tqdm(files, desc="loading", unit="file",
+                                                                          disable=not progress or None)]
+    finally:
+        if any(p.suffix.lower() in DOCUMENT_SUFFIXES for p in files):
+            shutdown_worker()  # the document reader's process is not needed until the next build
+    for path, got in loaded:
+        if got is None:
             continue
+        rel = path.relative_to(root).as_posix()
+        text = got.text
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         if digest in seen:
             skipped.append(Skipped(rel, f"same text as {seen[digest]} (duplicate)"))
             continue
         seen[digest] = rel
-        meta = dict(metadata.get(rel) or {})
-        title = normalize_unicode(str(meta.pop("title", "") or html_title or "")).replace("\n", " ").strip()
+        meta = {**got.meta, **(metadata.get(rel) or {})}  # metadata.json overrides what the document says
+        title = normalize_unicode(str(meta.pop("title", "") or got.title or "")).replace("\n", " ").strip()
         title = title or _first_line_title(text, Path(rel).stem)
-        docs.append(Document(id=rel, source=rel, title=title, text=text, meta=meta, sha256=sha, encoding=encoding))
+        docs.append(Document(id=rel, source=rel, title=title, text=text, meta=meta, sha256=got.sha256,
+                             encoding=got.encoding, pages=got.pages))
     for s in skipped:
         log.warning("skipped %s: %s", s.source, s.reason)
     if not docs:
         why = f" ({len(skipped)} files skipped: " + "; ".join(f"{s.source}: {s.reason}" for s in skipped[:5]) + ")" if skipped else ""
         raise CorpusError(
-            f"no indexable document in {str(root)!r}{why}; add .txt, .md or .html files (UTF-8, CP949/EUC-KR or UTF-16)"
+            f"no indexable document in {str(root)!r}{why}; add .txt, .md, .html (UTF-8, CP949/EUC-KR or UTF-16), .hwp, .hwpx, .pdf or .docx files"
         )
     return docs, skipped

@@ -48,12 +48,13 @@ class Hit:
     chunk_id: str
     scores: dict[str, float] = field(default_factory=dict)  # per stage: "bm25", "dense", "fused", "hybrid", "rerank"
     meta: dict[str, Any] = field(default_factory=dict)
+    page: int | None = None  # 1-based page the passage starts on (PDF documents), else None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "text": self.text, "score": self.score, "doc_id": self.doc_id, "title": self.title,
             "source": self.source, "start": self.start, "end": self.end, "chunk_id": self.chunk_id,
-            "scores": dict(self.scores), "meta": dict(self.meta),
+            "scores": dict(self.scores), "meta": dict(self.meta), "page": self.page,
         }
 
 
@@ -257,7 +258,8 @@ class Retriever:
         ch = self.chunks[c.row]
         doc = self.docs[ch["doc_id"]]
         return Hit(text=ch["text"], score=float(c.score), doc_id=ch["doc_id"], title=doc["title"], source=doc["source"],
-                   start=ch["start"], end=ch["end"], chunk_id=ch["id"], scores=dict(c.per), meta=dict(doc.get("meta") or {}))
+                   start=ch["start"], end=ch["end"], chunk_id=ch["id"], scores=dict(c.per), meta=dict(doc.get("meta") or {}),
+                   page=ch.get("page"))
 
     # ------------------------------------------------------------------ public API
     def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:

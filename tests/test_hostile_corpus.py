@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,12 @@ EXPECTED_SKIPPED = {
     "image.txt": "PNG",
     "program.md": "ELF",
     "random.txt": "",  # binary / encoding: any reason
-    "fake.docx": "unsupported file type .docx",
+    "fake.docx": "damaged or truncated DOCX",
+    "truncated.hwpx": "damaged or truncated HWPX",
+    "empty.pdf": "empty",
+    "text-named.pdf": "not a valid PDF",
+    "hwp-named.docx": "not a DOCX file",
+    "bomb.docx": "zip bomb",
     "table.xlsx": "unsupported file type .xlsx",
     "outside-link.txt": "outside",
     "loop.txt": "loop",
@@ -76,7 +82,7 @@ EXPECTED_SKIPPED = {
     "boilerplate-only.txt": "no text left",
 }
 # files that may be read or skipped, but never crash anything
-EITHER = ("mixed-utf8-cp949.txt", "no-permission.txt")
+EITHER = ("mixed-utf8-cp949.txt", "no-permission.txt", "bit-flipped.pdf")
 
 
 def make_corpus(root: Path, large_bytes: int) -> Path:
@@ -102,6 +108,18 @@ def make_corpus(root: Path, large_bytes: int) -> Path:
     (corpus / "program.md").write_bytes(b"\x7fELF\x02\x01\x01\x00" + random.Random(2).randbytes(500))
     (corpus / "random.txt").write_bytes(random.Random(3).randbytes(4096))
     (corpus / "fake.docx").write_bytes(b"PK\x03\x04" + "가짜 워드 문서".encode())
+    formats = REPO / "tests" / "fixtures" / "formats"
+    hwpx = (formats / "moef-2024q1-overseas-direct-investment.hwpx").read_bytes()
+    (corpus / "truncated.hwpx").write_bytes(hwpx[: len(hwpx) // 3])
+    (corpus / "empty.pdf").write_bytes(b"")
+    (corpus / "text-named.pdf").write_bytes("PDF라고 이름 붙인 텍스트 파일".encode())
+    (corpus / "hwp-named.docx").write_bytes((formats / "footnote-01.hwp").read_bytes())
+    pdf = bytearray((formats / "moef-2024q1-overseas-direct-investment.pdf").read_bytes())
+    for i in range(1000, len(pdf), 997):  # PDFium recovers what it can: read or skipped, never a crash
+        pdf[i] ^= 0xFF
+    (corpus / "bit-flipped.pdf").write_bytes(bytes(pdf))
+    with zipfile.ZipFile(corpus / "bomb.docx", "w", zipfile.ZIP_DEFLATED) as z:  # 20 MB of zeros in ~20 KB
+        z.writestr("word/document.xml", b"\0" * (20 * 2**20))
     (corpus / "table.xlsx").write_bytes(b"PK\x03\x04" + random.Random(4).randbytes(200))
     (corpus / "mixed-utf8-cp949.txt").write_bytes(
         "앞부분은 UTF-8 문장이다. 광주 인공지능.\n".encode() * 20 + "뒷부분은 CP949 문장이다.\n".encode("cp949") * 20)

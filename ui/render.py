@@ -114,9 +114,9 @@ def paragraph_of(doc_text: str, offset: int) -> tuple[int, int]:
     return max(1, min(para, total)), max(total, 1)
 
 
-def position_text(doc_text: str | None, start: int, end: int) -> str:
-    """'문서 117–420번째 글자 (전체 2,169자) · 3번째 문단 (전체 25문단)'."""
-    s = f"문서 {fmt_int(start + 1)}–{fmt_int(end)}번째 글자"
+def position_text(doc_text: str | None, start: int, end: int, page: int | None = None) -> str:
+    """'p. 3 · 문서 117–420번째 글자 (전체 2,169자) · 3번째 문단 (전체 25문단)' (the page only for paged documents)."""
+    s = (f"p. {page} · " if page else "") + f"문서 {fmt_int(start + 1)}–{fmt_int(end)}번째 글자"
     if doc_text:
         p, total = paragraph_of(doc_text, start)
         s += f" (전체 {fmt_int(len(doc_text))}자) · {fmt_int(p)}번째 문단 (전체 {fmt_int(total)}문단)"
@@ -168,8 +168,10 @@ def _source_list(answer: Any) -> str:
         hit = answer.citations[idxs[0]]
         meta = _meta_line(hit)
         marks = " ".join(f'<span class="cite">[{i + 1}]</span>' for i in idxs)
+        pages = sorted({p for p in (answer.citations[i].page for i in idxs) if p})
+        where = f' <span class="muted">(p. {", ".join(map(str, pages))})</span>' if pages else ""
         items.append(
-            f"<li>{marks} {esc(hit.title)}"
+            f"<li>{marks} {esc(hit.title)}{where}"
             + (f' <span class="muted">— {esc(meta)}</span>' if meta else "")
             + "</li>"
         )
@@ -235,7 +237,7 @@ def sources_panel_html(answer: Any, docs: dict[str, dict[str, Any]], *, show_sco
             f'<div class="src-title"><span class="src-num">[{i + 1}]</span> {esc(hit.title)}</div>',
             f'<div class="src-meta">{esc(meta) if meta else ""}'
             f'{" · " if meta else ""}<span class="src-file">{esc(hit.source)}</span></div>',
-            f'<div class="src-pos"><span class="src-label">{label}</span> {esc(position_text(doc_text, hit.start, hit.end))}</div>',
+            f'<div class="src-pos"><span class="src-label">{label}</span> {esc(position_text(doc_text, hit.start, hit.end, getattr(hit, "page", None)))}</div>',
         ]
         if show_scores:
             card.append(f'<div class="src-scores">{esc(_score_line(hit))}</div>')
