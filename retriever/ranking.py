@@ -8,7 +8,7 @@ The one place the hybrid score is computed; :mod:`eval.tune` replays it for ever
 [(0, 0.5), (1, 0.5), (2, 0.0)]
 >>> for c, (lex, cos) in zip(cands, [(0.5, 0.8), (0.9, 0.6), (0.0, 0.7)]):
 ...     c.sent_lex, c.sent_cos = [lex], [cos]
->>> [c.row for c in rescore_hybrid(cands, SearchSettings())]
+>>> [c.row for c in rescore_hybrid(cands, SearchSettings(lex_weight=0.6, sent_weight=1.0))]  # 1.64, 1.6, 0.7
 [1, 0, 2]
 """
 
