@@ -869,6 +869,17 @@ def _hwp_failure(exc: Exception, kind: str) -> UnsupportedDocument:
     return UnsupportedDocument(f"damaged or truncated {kind} file ({_describe(exc)}): open it in Hancom Office and save it again")
 
 
+def _flush_block(buf: list[str], notes: list[str], out: list[str], sink: list[str] | None) -> None:
+    """End a block: its text (if any) becomes a line of ``out``, then its notes follow it, or go to ``sink``
+    (a table cell's notes wait for the end of its row)."""
+    text = "".join(buf).strip()
+    buf.clear()
+    if text:
+        out.append(text)
+    (sink if sink is not None else out).extend(notes)
+    notes.clear()
+
+
 def _local(tag: object) -> str:
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
@@ -919,12 +930,7 @@ class _HwpWalker:
         notes: list[str] = []
 
         def flush() -> None:
-            text = "".join(buf).strip()
-            buf.clear()
-            if text:
-                out.append(text)
-            (sink if sink is not None else out).extend(notes)
-            notes.clear()
+            _flush_block(buf, notes, out, sink)
 
         for run in p:
             if _local(run.tag) != "run":
@@ -1236,12 +1242,7 @@ class _HtmlWalker:
         notes: list[str] = []
 
         def flush() -> None:
-            text = "".join(buf).strip()
-            buf.clear()
-            if text:
-                out.append(text)
-            (sink if sink is not None else out).extend(notes)
-            notes.clear()
+            _flush_block(buf, notes, out, sink)
 
         for child in element:
             tag = child.tag if isinstance(child.tag, str) else ""
