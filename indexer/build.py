@@ -404,7 +404,8 @@ def build_index(
 
     ``model`` is a bundled model's name (``"e5-small"``, ``"use-m3"``), a sentence-transformers hub id or a
     local folder; ``None`` is the default, the bundled ``e5-small``.
-    A ``userdict.tsv`` (Kiwi format) and a ``synonyms.tsv`` in the corpus folder extend the analyzer.
+    A ``userdict.tsv`` (Kiwi format) and a ``synonyms.tsv`` in the corpus folder extend the analyzer; a
+    ``replacements.tsv`` repairs the text of the files it names (:mod:`indexer.replace`).
     When ``out_dir`` already holds an index built with the same model and settings, only added, changed
     and removed documents are processed (``incremental=False`` rebuilds everything); the result is the
     same as a full rebuild. ``dense_kind``: "auto", "flat" or "ivf" (see :mod:`indexer.dense`).
@@ -548,7 +549,9 @@ def build_from_documents(
             "build_settings": settings,
             "counts": {"documents": len(docs), "chunks": len(assembled.chunks), "sentences": len(assembled.spans),
                        "skipped": len(skipped)},
-            "corpus": {"files": {d.source: d.sha256 for d in docs}},
+            "corpus": {"files": {d.source: d.sha256 for d in docs},
+                       # text changed at ingestion by the corpus's replacements.tsv: rule -> count, per file
+                       "replacements": {d.source: d.meta["replaced"] for d in docs if d.meta.get("replaced")}},
             "skipped": [{"source": s.source, "reason": s.reason} for s in skipped],
         }
         _write(out, docs, assembled, vocab, scratch / DENSE_FILE, manifest)

@@ -747,7 +747,7 @@ def _extract_here(path: Path, suffix: str) -> dict[str, Any]:
                 pages.append(len(text))
     else:
         text = _normalize_text(raw.text)
-    if sum(1 for ch in text if not ch.isspace()) < (_MIN_PDF_CHARS if raw.pages is not None else 1):
+    if sum(1 for ch in text if not ch.isspace()) < (_MIN_PDF_CHARS if suffix == ".pdf" else 1):
         raise UnsupportedDocument(raw.empty_reason)
     meta: dict[str, str] = {}
     for key, value in raw.props.items():
@@ -904,18 +904,73 @@ def _hwp_t_text(t: Any) -> str:
     return "".join(parts)
 
 
+# a line whose top is above the previous line's starts a new page, unless it also moved right by more than this
+# (HWPUNIT, 1/7200 inch): then it starts the next column of a multi-column page. One inch: wider than any
+# paragraph indent, narrower than any column.
+_HWP_COLUMN_SHIFT = 7200
+
+
+class _HwpPages:
+    """Page numbers from the line layout Hancom Office saves with each paragraph (``linesegarray``).
+
+    Every top-level line records its position on its page (``vertpos``); it falls back to the top when a
+    page begins. A section starts on a new page. Files written without a layout (by other tools) give none.
+    """
+
+    def __init__(self) -> None:
+        self.page = 0
+        self.seen = False
+        self._vert: int | None = None
+        self._horz = 0
+
+    def new_section(self) -> None:
+        if self._vert is not None:
+            self.page += 1
+        self._vert = None
+
+    def paragraph(self, p: Any) -> int:
+        """The 0-based page this top-level paragraph starts on; moves past the pages it fills."""
+        first: int | None = None
+        for child in p:
+            if _local(child.tag) != "linesegarray":
+                continue
+            for seg in child:
+                vert = _int_attr(seg, "vertpos", -1, -1, 2**31)
+                horz = _int_attr(seg, "horzpos", 0, 0, 2**31)
+                if vert < 0:
+                    continue
+                self.seen = True
+                if self._vert is not None and vert < self._vert and horz <= self._horz + _HWP_COLUMN_SHIFT:
+                    self.page += 1
+                self._vert, self._horz = vert, horz
+                if first is None:
+                    first = self.page
+        return self.page if first is None else first
+
+
 class _HwpWalker:
-    """Lines of an OWPML section tree (what python-hwpx makes of both .hwp and .hwpx)."""
+    """Lines of an OWPML section tree (what python-hwpx makes of both .hwp and .hwpx), page by page."""
 
     def __init__(self) -> None:
         self.note_counts = {"footNote": 0, "endNote": 0}
+        self.layout = _HwpPages()
 
-    def section(self, section: Any) -> str:
-        out: list[str] = []
-        for p in section:
-            if _local(p.tag) == "p":
-                self.paragraph(p, out, None)
-        return "\n".join(out)
+    def pages(self, sections: list[Any]) -> list[str]:
+        """The text of each page (as Hancom laid it out when it saved the file); one item per section
+        when the file has no saved layout."""
+        pages: list[list[str]] = []
+        for section in sections:
+            self.layout.new_section()
+            if not self.layout.seen:
+                pages.append([])
+            for p in section:
+                if _local(p.tag) != "p":
+                    continue
+                page = self.layout.paragraph(p)
+                while self.layout.seen and len(pages) <= page:
+                    pages.append([])
+                self.paragraph(p, pages[page] if self.layout.seen else pages[-1], None)
+        return ["\n".join(lines) for lines in pages]
 
     def sublist(self, element: Any, out: list[str], sink: list[str] | None) -> None:
         for sub in element:
@@ -1071,7 +1126,7 @@ def _read_hwp(path: Path, suffix: str) -> _Raw:
             ) from None
         try:
             walker = _HwpWalker()
-            text = "\n\n".join(walker.section(section.element) for section in doc.sections)
+            pages = walker.pages([section.element for section in doc.sections])
             metadata = doc.package.document_metadata()
         except (MemoryError, RecursionError):
             raise
@@ -1085,7 +1140,9 @@ def _read_hwp(path: Path, suffix: str) -> _Raw:
                   "keywords": metadata.keyword, "created": _iso_date(metadata.created_date),
                   "modified": _iso_date(metadata.modified_date)}
         props = {k: v for k, v in values.items() if v}
-    return _Raw(text=text, props=props)
+    if walker.layout.seen:
+        return _Raw(pages=pages, props=props)
+    return _Raw(text="\n\n".join(pages), props=props)
 
 
 # ---- PDF (pypdfium2)
@@ -1398,6 +1455,15 @@ _READER_PACKAGES = {".hwp": ("hwpx", "python-hwpx"), ".hwpx": ("hwpx", "python-h
                     ".pdf": ("pypdfium2", "pypdfium2"), ".docx": ("mammoth", "mammoth")}
 
 
+def _memory_exhausted(probe_mb: int = 8) -> bool:
+    """Whether the address-space limit leaves no room for a small new allocation right now."""
+    try:
+        bytearray(probe_mb * 1024 * 1024)
+    except MemoryError:
+        return True
+    return False
+
+
 def _serve(request: dict[str, Any], missing: dict[str, str]) -> dict[str, Any]:
     import resource
 
@@ -1416,6 +1482,12 @@ def _serve(request: dict[str, Any], missing: dict[str, str]) -> dict[str, Any]:
         resource.setrlimit(resource.RLIMIT_AS, (wanted if memory[1] == resource.RLIM_INFINITY else min(wanted, memory[1]), memory[1]))
         try:
             return {"ok": True, **_extract_here(path, suffix)}
+        except Exception as exc:
+            # libxml2 and PDFium report a failed allocation as a parse error ("unknown error"): when memory
+            # is still short after the failure, the limit was the cause, not a damaged file
+            if not isinstance(exc, (MemoryError, RecursionError)) and _memory_exhausted():
+                raise MemoryError from exc
+            raise
         finally:
             resource.setrlimit(resource.RLIMIT_AS, memory)
     except UnsupportedDocument as exc:

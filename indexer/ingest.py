@@ -22,6 +22,7 @@ from typing import Any
 from .clean import clean_text, normalize_unicode
 from .errors import CorpusError
 from .formats import DOCUMENT_SUFFIXES, UnsupportedDocument, extract_document, shutdown_worker
+from .replace import REPLACEMENTS_FILE, ReplacementRule, apply_replacements, read_replacements
 
 __all__ = ["SUPPORTED_SUFFIXES", "Document", "Skipped", "decode_bytes", "html_to_text", "load_corpus"]
 
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + DOCUMENT_SUFFIXES
 # files of the corpus folder that describe it rather than being documents
-CONTROL_FILES = ("metadata.json", "userdict.tsv", "synonyms.tsv")
+CONTROL_FILES = ("metadata.json", "userdict.tsv", "synonyms.tsv", REPLACEMENTS_FILE)
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 _MAGIC = {
@@ -295,6 +296,20 @@ def _read_one(path: Path, rel: str) -> _Read:
     return _Read(text, encoding, hashlib.sha256(data).hexdigest(), html_title)
 
 
+def _replace(got: _Read, rel: str, rules: list[ReplacementRule]) -> dict[str, int]:
+    """Apply the replacement table to a read file (text, its own title, page offsets); the counts per rule."""
+    if not rules:
+        return {}
+    done = apply_replacements(got.text, rel, rules)
+    if not done.counts:
+        return {}
+    got.pages = [done.offset(p) for p in got.pages]
+    got.text = done.text
+    if got.title:
+        got.title = apply_replacements(got.title, rel, rules).text
+    return done.counts
+
+
 def _try_read(path: Path, root: Path, skipped: list[Skipped]) -> _Read | None:
     rel = path.relative_to(root).as_posix()
     try:
@@ -304,10 +319,11 @@ def _try_read(path: Path, root: Path, skipped: list[Skipped]) -> _Read | None:
         return None
 
 
-def load_corpus(corpus_dir: str | os.PathLike[str], *, progress: bool = True) -> tuple[list[Document], list[Skipped]]:
+def load_corpus(corpus_dir: str | os.PathLike[str], *, progress: bool = True,
+                allow_empty: bool = False) -> tuple[list[Document], list[Skipped]]:
     """Read every supported file under ``corpus_dir``; return the documents and the skipped files.
 
-    Raises ``CorpusError`` when the folder is missing or yields no document.
+    Raises ``CorpusError`` when the folder is missing or yields no document (unless ``allow_empty``).
     """
     root = Path(corpus_dir)
     if not root.exists():
@@ -315,6 +331,10 @@ def load_corpus(corpus_dir: str | os.PathLike[str], *, progress: bool = True) ->
     if not root.is_dir():
         raise CorpusError(f"{str(root)!r} is a file, not a folder; pass the folder that holds your documents")
     metadata, skipped = _read_metadata(root)
+    rules: list[ReplacementRule] = []
+    if (root / REPLACEMENTS_FILE).is_file():
+        rules, warnings = read_replacements(root / REPLACEMENTS_FILE)
+        skipped += [Skipped(REPLACEMENTS_FILE, w) for w in warnings]
     files, skipped_files = _iter_files(root)
     skipped += skipped_files
     docs: list[Document] = []
@@ -334,6 +354,7 @@ def load_corpus(corpus_dir: str | os.PathLike[str], *, progress: bool = True) ->
         if got is None:
             continue
         rel = path.relative_to(root).as_posix()
+        replaced = _replace(got, rel, rules)
         text = got.text
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         if digest in seen:
@@ -341,13 +362,15 @@ def load_corpus(corpus_dir: str | os.PathLike[str], *, progress: bool = True) ->
             continue
         seen[digest] = rel
         meta = {**got.meta, **(metadata.get(rel) or {})}  # metadata.json overrides what the document says
+        if replaced:
+            meta["replaced"] = replaced  # which rules of replacements.tsv changed this text, how often
         title = normalize_unicode(str(meta.pop("title", "") or got.title or "")).replace("\n", " ").strip()
         title = title or _first_line_title(text, Path(rel).stem)
         docs.append(Document(id=rel, source=rel, title=title, text=text, meta=meta, sha256=got.sha256,
                              encoding=got.encoding, pages=got.pages))
     for s in skipped:
         log.warning("skipped %s: %s", s.source, s.reason)
-    if not docs:
+    if not docs and not allow_empty:
         why = f" ({len(skipped)} files skipped: " + "; ".join(f"{s.source}: {s.reason}" for s in skipped[:5]) + ")" if skipped else ""
         raise CorpusError(
             f"no indexable document in {str(root)!r}{why}; add .txt, .md, .html (UTF-8, CP949/EUC-KR or UTF-16), .hwp, .hwpx, .pdf or .docx files"

@@ -47,7 +47,7 @@ def test_documents_load_with_their_own_title_date_and_pages(corpus: Path) -> Non
     assert set(by_source) == {f"{MOEF}.hwp", f"{MOEF}.pdf", "footnotes-endnotes.docx", "notes.txt"}
     hwp, pdf = by_source[f"{MOEF}.hwp"], by_source[f"{MOEF}.pdf"]
     assert hwp.title.startswith("‘24년 1분기 해외직접투자는 150.9억 달러") and hwp.meta.get("date") == "2024-06-21"
-    assert hwp.pages == [] and len(pdf.pages) == 7 and pdf.pages[0] == 0
+    assert len(hwp.pages) == 9 and len(pdf.pages) == 7 and pdf.pages[0] == hwp.pages[0] == 0
     assert "2024년 1분기" in pdf.text and "150.9억" in pdf.text
     assert pdf.page_at(pdf.pages[1]) == 2 and pdf.page_at(pdf.pages[1] - 1) == 1
     reasons = {s.source: s.reason for s in skipped}
@@ -63,10 +63,10 @@ def test_pdf_citation_carries_its_page(corpus: Path, tmp_path: Path, tiny_model_
     build_index(corpus, tmp_path / "index", model=str(tiny_model_dir), progress=False)
     r = Retriever.load(tmp_path / "index")
     hits = r.search("2024년 1분기 제조업 해외직접투자", k=10, mode="bm25")
-    pdf_hits = [h for h in hits if h.source.endswith(".pdf")]
-    assert pdf_hits and all(isinstance(h.page, int) and 1 <= h.page <= 7 for h in pdf_hits)
-    doc = next(d for d in load_corpus(corpus, progress=False)[0] if d.source == pdf_hits[0].source)
-    assert all(h.page == doc.page_at(h.start) for h in pdf_hits)
-    assert all(h.page is None for h in hits if not h.source.endswith(".pdf"))
+    docs = {d.source: d for d in load_corpus(corpus, progress=False)[0]}
+    paged = [h for h in hits if h.source.endswith((".pdf", ".hwp"))]
+    assert {h.source for h in paged} == {f"{MOEF}.pdf", f"{MOEF}.hwp"}
+    assert all(isinstance(h.page, int) and h.page == docs[h.source].page_at(h.start) for h in paged)
+    assert all(h.page is None for h in hits if h not in paged)  # DOCX and text files have no pages
     row = next(h for h in hits if "구 분: 제조업" in h.text and "2024년 1분기: 40.5" in h.text)
     assert row.to_json()["page"] == row.page

@@ -220,7 +220,33 @@ def test_pdf_page_offsets() -> None:
     assert "해외직접투자 개념" in ex.text[ex.pages[5] : ex.pages[6]]
     assert "해외직접투자 개념" not in ex.text[: ex.pages[5]]
     assert ex.text[ex.pages[6] :].startswith("* 100분의 10 미만인 경우에도")
-    assert extracted(f"{MOEF}.hwp").pages == [] and extracted("footnotes-endnotes.docx").pages == []
+    assert extracted("footnotes-endnotes.docx").pages == []
+
+
+def test_hwp_pages_come_from_the_saved_line_layout() -> None:
+    # Hancom saves each line's position on its page; the press release is 8 pages of section 1 and a
+    # one-page "참 고" section, the same in .hwp and .hwpx
+    hwp, hwpx = extracted(f"{MOEF}.hwp"), extracted(f"{MOEF}.hwpx")
+    assert hwp.pages == hwpx.pages and len(hwp.pages) == 9 and hwp.pages[0] == 0
+    page = [hwp.text[a:b] for a, b in zip(hwp.pages, [*hwp.pages[1:], len(hwp.text)])]
+    assert "150.9억 달러" in page[0] and "* 저지(Jersey) 섬" in page[0]
+    assert page[1].startswith("< 지역별 동향(억 달러, %) >")
+    assert page[2].startswith("별첨 | ’24.1분기 해외직접투자 세부 통계")
+    assert page[8].startswith("참 고 | 해외직접투자 개념") and "참 고" not in "".join(page[:8])
+
+
+def test_hwpx_without_a_saved_layout_has_no_pages(tmp_path: Path) -> None:
+    # tools other than Hancom Office may write no line layout: the same text, without page numbers
+    path = tmp_path / "no-layout.hwpx"
+    with zipfile.ZipFile(FIXTURES / f"{MOEF}.hwpx") as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.startswith("Contents/section"):
+                data = re.sub(rb"<hp:linesegarray>.*?</hp:linesegarray>", b"", data, flags=re.S)
+            dst.writestr(info, data)
+    ex, layout = extract_document(path), extracted(f"{MOEF}.hwpx")
+    assert ex.pages == [] and b"lineseg" not in zipfile.ZipFile(path).read("Contents/section0.xml")
+    assert ex.text.replace("\n\n", "\n") == layout.text.replace("\n\n", "\n")
 
 
 # ---- private-use characters and normalisation
