@@ -48,6 +48,7 @@ from .format import (
 )
 from .ingest import Document, Skipped, load_corpus
 from .store import open_index
+from .uploads import load_uploads
 
 __all__ = ["BM25_PARAMS", "DEFAULT_CHUNK_SIZE", "DEFAULT_OVERLAP", "BuildReport", "UpdateStats", "build_from_documents", "build_index"]
 
@@ -92,6 +93,7 @@ class BuildReport:
     model: str = ""
     update: UpdateStats = field(default_factory=UpdateStats)
     embedded_chunks: int = 0  # chunks of the documents split and embedded by this build (all, unless incremental)
+    uploads: int = 0  # of ``documents``, those added from the chat (indexer.uploads)
 
     def size_distribution(self) -> str:
         s = sorted(self.chunk_sizes)
@@ -104,7 +106,8 @@ class BuildReport:
         embedding = (f"embedding {self.embedded_chunks / self.embed_seconds:.0f} chunks/s ({self.embedded_chunks} chunks, "
                      f"{self.sentences} sentences)" if self.embedded_chunks and self.embed_seconds > 0 else "nothing to embed")
         return (
-            f"indexed {self.documents} documents into {self.chunks} chunks ({self.size_distribution()}); "
+            f"indexed {self.documents} documents" + (f" ({self.uploads} uploaded)" if self.uploads else "")
+            + f" into {self.chunks} chunks ({self.size_distribution()}); "
             f"{len(self.skipped)} files skipped; {self.update.summary()}; {embedding} with {self.model}; "
             f"{self.seconds:.1f} s -> {self.out_dir}"
         )
@@ -420,10 +423,14 @@ def build_index(
     if corpus.exists() and out.resolve().is_relative_to(corpus.resolve()):
         raise CorpusError(f"the index folder {str(out)!r} is inside the corpus {str(corpus)!r}; write it elsewhere (e.g. --out index)")
     docs, skipped = load_corpus(corpus, progress=progress)
+    uploaded, skipped_uploads = load_uploads(out, docs, corpus_dir=corpus, progress=progress)  # added from the chat
     config = analyzer_config or corpus_analyzer_config(corpus)
-    return build_from_documents(docs, out, skipped=skipped, model=model, chunk_size=chunk_size, overlap=overlap,
-                                analyzer_config=config, batch_size=batch_size, progress=progress, started=t0,
-                                incremental=incremental, dense_kind=dense_kind, device=device)
+    report = build_from_documents(docs + uploaded, out, skipped=skipped + skipped_uploads, model=model,
+                                  chunk_size=chunk_size, overlap=overlap, analyzer_config=config, batch_size=batch_size,
+                                  progress=progress, started=t0, incremental=incremental, dense_kind=dense_kind,
+                                  device=device)
+    report.uploads = len(uploaded)
+    return report
 
 
 def build_from_documents(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -77,8 +78,9 @@ def browser(chromium_ok):
         b.close()
 
 
-@pytest.fixture
-def page(browser, app):
+@contextmanager
+def _opened(browser, url: str):
+    """A new page (Korean locale, requests to other hosts blocked) showing the chat at ``url``."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="ko-KR")
     pg = context.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
@@ -94,10 +96,18 @@ def page(browser, app):
 
     pg.route("**/*", route)
     pg.blocked = blocked  # type: ignore[attr-defined]
-    pg.goto(app["url"])
-    pg.locator("#question textarea").wait_for(state="visible")
-    yield pg
-    context.close()
+    try:
+        pg.goto(url)
+        pg.locator("#question textarea").wait_for(state="visible")
+        yield pg
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser, app):
+    with _opened(browser, app["url"]) as pg:
+        yield pg
 
 
 def _ask(page, question: str) -> None:

@@ -1,7 +1,8 @@
 """``python -m ui [--index index] [--corpus corpus] [--model NAME] [--port 7860] [--host 127.0.0.1] [--rebuild]``
 
 Builds the index from the corpus on first run (when the index folder is missing, holds an index in an
-older format, or was built with an earlier default embedding model), then serves the chat.
+older format, or was built with an earlier default embedding model), then serves the chat. Documents added
+in the chat are kept in ``<index>.uploads`` and indexed with the corpus (``--no-uploads`` hides the control).
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="file the 👍/👎 votes are appended to (default: feedback.jsonl beside the index folder)")
     parser.add_argument("--reranker", default=None, metavar="NAME",
                         help="optional cross-encoder (hub id in the local cache, or folder) that re-orders the passages")
+    parser.add_argument("--no-uploads", action="store_true",
+                        help="no document upload in the chat (by default files can be added; they are stored in "
+                             "INDEX.uploads beside the index folder and indexed with the corpus)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "urllib3", "sentence_transformers", "bm25s", "faiss"):
@@ -112,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .app import create_app, launch_app
 
-    demo = create_app(retriever, feedback_path=args.feedback)
+    demo = create_app(retriever, feedback_path=args.feedback, corpus=None if args.no_uploads else args.corpus)
     print(f"채팅 주소: http://{args.host}:{args.port}  (끝내려면 Ctrl+C)", flush=True)
     try:
         launch_app(demo, host=args.host, port=args.port, quiet=True)

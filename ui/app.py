@@ -5,6 +5,9 @@
 >>> demo = create_app(Retriever.load("index"))                     # doctest: +SKIP
 >>> launch_app(demo, port=7860)                                    # doctest: +SKIP
 
+With a :class:`retriever.LiveRetriever` and the corpus folder it was built from, the document panel also takes
+uploads (``create_app(LiveRetriever("index"), corpus="corpus")``, as ``python -m ui`` does; see :mod:`ui.uploads`).
+
 API: ``gradio_client.Client(url).predict("질문", api_name="/ask")`` (optional ``k``, ``mode``) returns
 :func:`ask_json`'s dict, i.e. ``Answer.to_json()`` plus ``"k"`` and ``"mode"``.
 """
@@ -19,6 +22,8 @@ from typing import Any
 
 import gradio as gr
 
+from indexer.ingest import SUPPORTED_SUFFIXES
+from indexer.uploads import MAX_UPLOAD_BYTES, upload_name
 from retriever import MODES, EmptyQueryError
 
 from .feedback import FeedbackLog, default_feedback_path, feedback_record
@@ -30,6 +35,7 @@ from .render import (
     sources_panel_html,
     user_message_html,
 )
+from .uploads import add_files, remove_files, upload_choices, upload_hint, upload_problem
 
 __all__ = [
     "CONCURRENCY_LIMIT",
@@ -93,6 +99,10 @@ CSS = (_STATIC / "app.css").read_text(encoding="utf-8")
 
 # when a "원문 보기" opens, scroll the document box to the cited passage
 SCROLL_JS = (_STATIC / "sources.js").read_text(encoding="utf-8")
+# the browser's own refusals of a dropped file (too large, wrong type), which Gradio words in English, in Korean
+UPLOAD_JS = (_STATIC / "uploads.js").read_text(encoding="utf-8").replace("__MAX_MB__", str(MAX_UPLOAD_BYTES // 2**20))
+# changes of the index (uploads, removals) run one at a time, in the order they were asked for
+INDEX_CONCURRENCY_ID = "korag-index"
 
 
 class UserInputError(ValueError):
@@ -222,9 +232,15 @@ def _docs_list_html(retriever: Any) -> str:
     for doc in sorted(retriever.docs.values(), key=lambda d: str((d.get("meta") or {}).get("date", ""))):
         meta = doc.get("meta") or {}
         info = " · ".join(str(meta[k]) for k in ("publisher", "date") if meta.get(k))
-        rows.append(f"<li><b>{esc(doc.get('title') or doc.get('source'))}</b>"
-                    + (f' <span class="muted">— {esc(info)}</span>' if info else "") + "</li>")
+        name = upload_name(str(doc.get("source", "")))
+        rows.append(f'<li{" class=uploaded" if name else ""}><b>{esc(doc.get("title") or doc.get("source"))}</b>'
+                    + (f' <span class="muted">— {esc(info)}</span>' if info else "")
+                    + (f' <span class="upload-badge">올린 파일 · {esc(name)}</span>' if name else "") + "</li>")
     return f'<ul class="korag-docs">{"".join(rows)}</ul>'
+
+
+def _docs_label(retriever: Any) -> str:
+    return f"검색 대상 문서 ({fmt_int(len(retriever.docs))}건)"
 
 
 def _new_state() -> dict[str, Any]:
@@ -238,23 +254,39 @@ def _current(retriever: Any) -> Any:
 
 
 def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None = None,
-               examples: list[str] | None = None) -> gr.Blocks:
+               examples: list[str] | None = None, corpus: str | os.PathLike[str] | None = None) -> gr.Blocks:
     """The chat as a ``gr.Blocks`` (not launched; see :func:`launch_app`).
 
     ``feedback_path``: where 👍/👎 votes are appended; default ``feedback.jsonl`` beside the index folder.
+    ``corpus``: the folder the index was built from; with a :class:`retriever.LiveRetriever`, the document panel
+    then takes uploads (stored beside the index, indexed with the corpus; see :mod:`ui.uploads`).
     """
     feedback = FeedbackLog(feedback_path if feedback_path is not None else default_feedback_path(retriever.index_dir))
     docs = retriever.docs
     n_chunks = len(retriever)
     k_max = max(1, min(MAX_K, n_chunks))
     k_default = min(DEFAULT_K, k_max)
+    fixed_examples = examples is not None
     examples = list(examples) if examples is not None else example_questions(retriever)
+    problem = upload_problem(retriever, corpus) if corpus is not None else None
+    uploads = corpus is not None and problem is None
+    follows_rebuilds = callable(getattr(type(retriever), "current", None))
+    shown = {"index": _current(retriever), "examples": examples}
+
+    def _examples(r: Any) -> list[str]:
+        """The example questions for index ``r`` (asked again only when the index changed)."""
+        if fixed_examples or shown["index"] is r:
+            return list(shown["examples"])
+        fresh = example_questions(r)
+        shown.update(index=r, examples=fresh)
+        return fresh
 
     def _panel(state: dict[str, Any], show_scores: bool) -> str:
         cur = state.get("current")
         rec = state["answers"].get(cur) if cur is not None else None
         if rec is None:
-            return empty_panel_html(len(docs), n_chunks)
+            r = _current(retriever)
+            return empty_panel_html(len(r.docs), len(r))
         return sources_panel_html(rec["answer"], rec.get("docs", docs), show_scores=bool(show_scores))
 
     def respond(question: str, state: dict[str, Any] | None, k: float, mode: str, show_scores: bool):
@@ -320,7 +352,39 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
             log.exception("recording feedback failed")
 
     def clear():
-        return "", empty_panel_html(len(docs), n_chunks), _new_state()
+        r = _current(retriever)
+        return "", empty_panel_html(len(r.docs), len(r)), _new_state()
+
+    def _documents(state: dict[str, Any] | None, show_scores: bool) -> tuple[Any, ...]:
+        """Header, document list, remove choices, examples and source panel for the index now served."""
+        r = _current(retriever)
+        ex = _examples(r)
+        return (_header_html(r), gr.Accordion(label=_docs_label(r)), _docs_list_html(r),
+                gr.Dropdown(choices=upload_choices(r) if uploads else [], value=None),
+                gr.Dataset(samples=[[q] for q in ex] or [[""]], visible=bool(ex), samples_per_page=len(ex) or 1),
+                _panel(state or _new_state(), show_scores))
+
+    def upload(files: Any, state: dict[str, Any] | None, show_scores: bool, progress=gr.Progress()):  # noqa: B008
+        paths = [f for f in (files if isinstance(files, list) else [files]) if isinstance(f, str) and f]
+        if not paths:
+            return (None, gr.skip(), *(gr.skip() for _ in range(6)))
+        try:
+            outcome = add_files(retriever, corpus or "", paths, lambda f, d: progress(f, desc=d)).html()
+        except Exception:  # add_files reports per file; anything else is a bug, logged, never a traceback
+            log.exception("adding %d uploads failed", len(paths))
+            outcome = f'<ul class="korag-upload-status"><li class="err">{esc(MSG_FAILED)}</li></ul>'
+        return (None, outcome, *_documents(state, show_scores))
+
+    def remove(name: Any, state: dict[str, Any] | None, show_scores: bool, progress=gr.Progress()):  # noqa: B008
+        if not isinstance(name, str) or not name:
+            gr.Warning("지울 문서를 먼저 고르세요.", title=MSG_TITLE)
+            return (gr.skip(), *(gr.skip() for _ in range(6)))
+        try:
+            outcome = remove_files(retriever, corpus or "", [name], lambda f, d: progress(f, desc=d)).html()
+        except Exception:
+            log.exception("removing the upload %r failed", name)
+            outcome = f'<ul class="korag-upload-status"><li class="err">{esc(MSG_FAILED)}</li></ul>'
+        return (outcome, *_documents(state, show_scores))
 
     def api_ask(question: str, k: int = DEFAULT_K, mode: str = "hybrid") -> dict:
         """Answer a Korean question from the documents, with citations.
@@ -339,7 +403,7 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
 
     with gr.Blocks(title="문서 질의응답", analytics_enabled=False) as demo:
         state = gr.State(_new_state())
-        gr.HTML(_header_html(retriever))
+        header = gr.HTML(_header_html(retriever))
         with gr.Row(equal_height=False):
             with gr.Column(scale=7, min_width=380):
                 chatbot = gr.Chatbot(
@@ -376,8 +440,21 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
                                           elem_id="mode")
                     show_scores = gr.Checkbox(False, label="점수 보기", info="구절별 검색 점수와 근거 일치도를 표시합니다",
                                               elem_id="show-scores")
-                with gr.Accordion(f"검색 대상 문서 ({fmt_int(len(docs))}건)", open=False):
-                    gr.HTML(_docs_list_html(retriever))
+                with gr.Accordion(_docs_label(retriever), open=False, elem_id="documents") as docs_box:
+                    docs_list = gr.HTML(_docs_list_html(retriever), elem_id="doc-list")
+                    if problem:
+                        gr.HTML(f'<p class="muted">{esc(problem)}</p>', elem_id="upload-problem")
+                    with gr.Group(visible=uploads, elem_id="upload-panel"):
+                        upload_box = gr.File(label="문서 추가", file_count="multiple", file_types=list(SUPPORTED_SUFFIXES),
+                                             type="filepath", elem_id="upload", height=120)
+                        gr.HTML(f'<p class="muted upload-hint">{esc(upload_hint())}</p>', js_on_load=UPLOAD_JS)
+                        upload_status = gr.HTML("", elem_id="upload-status")
+                        with gr.Row(equal_height=True):
+                            remove_choice = gr.Dropdown(choices=upload_choices(retriever) if uploads else [], value=None,
+                                                        label="올린 문서", elem_id="upload-choice", scale=4,
+                                                        interactive=True)
+                            remove_btn = gr.Button("삭제", variant="stop", elem_id="remove-upload", scale=1,
+                                                   min_width=80)
             with gr.Column(scale=5, min_width=320):
                 sources = gr.HTML(empty_panel_html(len(docs), n_chunks), elem_id="sources-panel", js_on_load=SCROLL_JS)
 
@@ -393,21 +470,34 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
         chatbot.like(vote, [state], None, queue=False, api_visibility="private")
         chatbot.clear(clear, None, [question, sources, state], **common)
         gr.api(api_ask, api_name="ask")
+        documents = [header, docs_box, docs_list, remove_choice, examples_ds, sources]
+        if uploads:
+            changes: dict[str, Any] = {"api_visibility": "private", "concurrency_limit": 1,
+                                       "concurrency_id": INDEX_CONCURRENCY_ID, "show_progress": "full",
+                                       "show_progress_on": [upload_status]}
+            upload_box.upload(upload, [upload_box, state, show_scores], [upload_box, upload_status, *documents],
+                              **changes)
+            remove_btn.click(remove, [remove_choice, state, show_scores], [upload_status, *documents], **changes)
+        if follows_rebuilds:  # a page opened after a rebuild shows the documents of the index now served
+            demo.load(_documents, [state, show_scores], documents, api_visibility="private", show_progress="hidden")
     demo.korag_feedback = feedback
+    # Gradio refuses larger files before any handler runs: 1 MB (nothing to upload) unless uploads are on
+    demo.korag_max_file_size = MAX_UPLOAD_BYTES if uploads else MAX_FILE_SIZE
     return demo
 
 
 def launch_app(demo: gr.Blocks, *, host: str = DEFAULT_HOST, port: int | None = DEFAULT_PORT,
                prevent_thread_lock: bool = False, quiet: bool = False) -> tuple[Any, str, str]:
-    """Queue and launch with safe defaults: local address unless ``host``, no extra file paths, small uploads,
-    no error details to users, bounded concurrency, local fonts."""
+    """Queue and launch with safe defaults: local address unless ``host``, no extra file paths, small uploads
+    (1 MB; the upload cap when the chat takes documents), no error details to users, bounded concurrency, local
+    fonts."""
     demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
     return demo.launch(
         server_name=host or DEFAULT_HOST,
         server_port=port,
         prevent_thread_lock=prevent_thread_lock,
         show_error=False,
-        max_file_size=MAX_FILE_SIZE,
+        max_file_size=getattr(demo, "korag_max_file_size", MAX_FILE_SIZE),
         share=False,
         inbrowser=False,
         quiet=quiet,
