@@ -5,6 +5,9 @@
     python -m eval --squad KorQuAD_v1.0_dev.json --json k.json
     python -m eval --beir msmarco-kor-dev                 # qrels/test.tsv, or qrels/dev.tsv when there is no test
     python -m eval --check                           # fail when a metric drops below eval/expected.json
+
+With the seed QA set, the conversations of eval/conversations.jsonl (same split) are scored too: follow-up turns
+asked with the turns before them as history, and turns that change the topic.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from typing import Any
 
 from indexer.errors import KoragError
 
-from .data import DEFAULT_QA, load_beir, load_qa, load_squad
+from .data import DEFAULT_CONVERSATIONS, DEFAULT_QA, load_beir, load_conversations, load_qa, load_squad
 from .expected import DEFAULT_EXPECTED, check_expected
-from .run import KS, evaluate_docs, evaluate_qa
+from .run import KS, evaluate_conversations, evaluate_docs, evaluate_qa
 
 MODES_ORDER = ("bm25", "dense", "hybrid")
 
@@ -38,6 +41,18 @@ def format_table(report: dict[str, Any]) -> str:
             lines.append(f"{mode:<8} " + " ".join(f"{m[c]:>9.3f}" for c in cols))
     if report.get("answer_accuracy") is not None:
         lines.append(f"answer-sentence accuracy {report['answer_accuracy']:.3f}")
+    d = report.get("direct")
+    if d:
+        lines.append(f"direct-answer accuracy {d['accuracy']:.3f} ({d['n_factoid']} factoid questions; a direct answer "
+                     f"given for {d['given']:.3f})")
+    conv = report.get("conversations")
+    if conv:
+        lines.append(f"conversations ({conv['n_conversations']}): follow-up accuracy {conv['followup_accuracy']:.3f} "
+                     f"(alone {conv['followup_alone_accuracy']:.3f}; {conv['n_followup']} turns), topic change kept to its "
+                     f"document {conv['topic_change_doc']:.3f} (answer {conv['topic_change_accuracy']:.3f}; "
+                     f"{conv['n_topic_change']} turns), first turns {conv['first_accuracy']:.3f}")
+    if report.get("page_accuracy") is not None:
+        lines.append(f"answered citing the right page {report['page_accuracy']:.3f} ({report['n_paged']} questions with a page)")
     ab = report.get("abstention")
     if ab:
         lines.append(f"abstention precision {ab['precision']:.3f} recall {ab['recall']:.3f} "
@@ -75,7 +90,10 @@ def save_plot(report: dict[str, Any], path: str) -> None:
 
 
 def _public(report: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in report.items() if k not in ("failures", "answers")}
+    out = {k: v for k, v in report.items() if k not in ("failures", "answers")}
+    if isinstance(out.get("conversations"), dict):
+        out["conversations"] = {k: v for k, v in out["conversations"].items() if k != "failures"}
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", default="index", help="index folder (default: index; built from --corpus if missing)")
     parser.add_argument("--corpus", default="corpus", help="corpus folder used when the index is missing (default: corpus)")
     parser.add_argument("--qa", default=str(DEFAULT_QA), help="QA set in JSON lines (default: eval/qa.jsonl)")
+    parser.add_argument("--conversations", default=str(DEFAULT_CONVERSATIONS),
+                        help="conversations in JSON lines, scored with the seed QA set (default: eval/conversations.jsonl; "
+                             "'' for none)")
     parser.add_argument("--split", default="test", choices=["dev", "test", "all"], help="QA split to report (default: test)")
     parser.add_argument("--k", type=int, default=10, help="ranking depth (default 10)")
     parser.add_argument("--beir", metavar="DIR", help="evaluate on a BEIR folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv)")
@@ -136,7 +157,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"no index at {index}; building it from {args.corpus} ...", file=sys.stderr)
                 build_index(args.corpus, index, progress=sys.stderr.isatty())
             r = Retriever.load(index, reranker=args.reranker)
-            report = evaluate_qa(r, load_qa(args.qa), split=None if args.split == "all" else args.split, k=args.k)
+            split = None if args.split == "all" else args.split
+            name = "seed" if Path(args.qa).resolve() == DEFAULT_QA.resolve() else Path(args.qa).stem
+            report = evaluate_qa(r, load_qa(args.qa), split=split, k=args.k, name=name)
+            if args.conversations and name == "seed":  # the conversations are over the seed corpus
+                report["conversations"] = evaluate_conversations(r, load_conversations(args.conversations), split=split)
     except (KoragError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -150,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         save_plot(report, args.plot)
     if args.failures:
         Path(args.failures).write_text(
-            json.dumps({"failures": report.get("failures", []), "answers": report.get("answers", [])}, ensure_ascii=False, indent=2) + "\n",
+            json.dumps({"failures": report.get("failures", []), "answers": report.get("answers", []),
+                        "conversation_failures": (report.get("conversations") or {}).get("failures", [])},
+                       ensure_ascii=False, indent=2) + "\n",
             encoding="utf-8")
     if args.check:
         problems = check_expected(report, args.expected)

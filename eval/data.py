@@ -15,9 +15,16 @@ from pathlib import Path
 from indexer.clean import normalize_unicode
 from indexer.ingest import Document
 
-__all__ = ["DEFAULT_QA", "DocQuery", "QAItem", "load_beir", "load_qa", "load_squad"]
+__all__ = [
+    "DEFAULT_CONVERSATIONS", "DEFAULT_QA", "FACTOID_TYPES", "TURN_KINDS", "Conversation", "DocQuery", "QAItem", "Turn",
+    "load_beir", "load_conversations", "load_qa", "load_squad",
+]
 
 DEFAULT_QA = Path(__file__).with_name("qa.jsonl")
+DEFAULT_CONVERSATIONS = Path(__file__).with_name("conversations.jsonl")
+# QA item types answered by one value (an amount or count, a date, a name, a place): the direct answer is scored on them
+FACTOID_TYPES = ("figure", "date", "name", "place")
+TURN_KINDS = ("first", "followup", "new_topic")
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,30 @@ class QAItem:
     doc: str | None
     split: str
     type: str = ""
+    page: int | None = None  # the 1-based page of ``doc`` that holds the answer (paged documents: PDF, HWP)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One user turn of a conversation: its question, the answer string and the document it comes from.
+
+    ``kind``: "first" (the opening question), "followup" (leans on the earlier turns: "그 사업은 언제까지?") or
+    "new_topic" (changes the subject: it must be answered from its own document, not the earlier topic's).
+    """
+
+    question: str
+    answer: str
+    doc: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A dialogue over the corpus (``eval/conversations.jsonl``): two or three user turns, each with its gold."""
+
+    id: str
+    split: str
+    turns: tuple[Turn, ...]
 
 
 @dataclass(frozen=True)
@@ -51,14 +82,40 @@ def load_qa(path: str | os.PathLike[str] = DEFAULT_QA) -> list[QAItem]:
                 continue
             try:
                 d = json.loads(line)
+                page = d.get("page")
                 item = QAItem(id=str(d["id"]), question=str(d["question"]), answer=d.get("answer"),
-                              doc=d.get("doc"), split=str(d.get("split", "test")), type=str(d.get("type", "")))
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                              doc=d.get("doc"), split=str(d.get("split", "test")), type=str(d.get("type", "")),
+                              page=None if page is None else int(page))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 raise ValueError(f"{p}:{n}: not a QA item with id/question/answer/doc ({exc})") from None
             if (item.answer is None) != (item.doc is None):
                 raise ValueError(f"{p}:{n}: answer and doc must both be set, or both null (unanswerable)")
             items.append(item)
     return items
+
+
+def load_conversations(path: str | os.PathLike[str] = DEFAULT_CONVERSATIONS) -> list[Conversation]:
+    """Read a conversations file: one JSON object per line, ``{"id", "split", "turns": [{"question", "answer",
+    "doc", "kind"}, ...]}`` (the first turn's kind defaults to "first", later ones' to "followup"); a malformed
+    line is an error naming the line."""
+    out: list[Conversation] = []
+    p = Path(path)
+    with open(p, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                d = json.loads(line)
+                turns = tuple(Turn(str(t["question"]), str(t["answer"]), str(t["doc"]),
+                                   str(t.get("kind", "first" if i == 0 else "followup")))
+                              for i, t in enumerate(d["turns"]))
+                conv = Conversation(str(d["id"]), str(d.get("split", "test")), turns)
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ValueError(f"{p}:{n}: not a conversation with id/turns of question/answer/doc ({exc})") from None
+            if len(turns) < 2 or turns[0].kind != "first" or any(t.kind not in TURN_KINDS[1:] for t in turns[1:]):
+                raise ValueError(f"{p}:{n}: a conversation has a first turn and then followup or new_topic turns")
+            out.append(conv)
+    return out
 
 
 def load_beir(folder: str | os.PathLike[str], split: str = "test") -> tuple[list[Document], list[DocQuery]]:

@@ -13,7 +13,7 @@ frozenset({'date'})
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from indexer.analyzer import KoreanAnalyzer
@@ -91,6 +91,7 @@ _UNIT_FORMS = {
     "제곱미터": r"m2|㎡|m²|제곱미터", "평": r"평",
     "시": r"시(?![가-힣])|:\d{2}",
     "곳": r"곳|개소|개사|개", "개": r"개|개소|개사|곳",
+    "팀": r"(?:개\s*)?팀",  # "몇 팀" is answered by "5개 팀"
 }
 _ASKED_UNIT = re.compile(r"몇\s*(%|퍼센트|프로|제곱미터|[가-힣])")
 
@@ -189,19 +190,15 @@ class AnswerPicker:
         ch = self.chunks[kept[cj].row]
         return " ".join(ch["text"][ch["sents"][sj][0]:ch["sents"][sj][1]].split())
 
-    def pick(self, question: str, terms: list[str], kept: Sequence[Candidate]) -> tuple[int, list[tuple[int, int]]]:
-        """``(ci, picks)``: the passage index holding the best sentence and the ``(passage, sentence)`` indices
-        of the answer (``kept`` best first, with evidence attached).
-
-        Every sentence of the first ``answer_chunks`` passages is scored on its keyword evidence, the question
-        terms rare among those passages, its cosine, the kind of answer it offers and its passage's rank. The
-        answer is the best sentence, plus the runner-up when it scores almost as well, or the sentence under a
-        short heading, and the note a footnote mark on a question term points to.
-        """
+    def score_sentences(self, question: str, terms: list[str], kept: Sequence[Candidate],
+                        bonus: Callable[[int], float] | None = None, depth: int | None = None) -> list[tuple[float, int, int]]:
+        """``(score, passage index, sentence index)`` of every sentence of the first ``depth`` passages (default
+        ``answer_chunks``), best first: keyword evidence, the question terms rare among those passages, cosine,
+        the kind of answer it offers and its passage's rank; ``bonus(sentence row)`` is added when given."""
         st = self.settings
         wanted = expected_types(question)
         top = kept[0].score or 1.0
-        pool = kept[: st.answer_chunks]
+        pool = kept[: depth or st.answer_chunks]
         local = self.evidence.local_idf(set(terms), list(pool))
         scored: list[tuple[float, int, int]] = []  # (score, candidate index, sentence index)
         for ci, c in enumerate(pool):
@@ -209,11 +206,29 @@ class AnswerPicker:
             for si, (s0, e0) in enumerate(chunk["sents"]):
                 lex = c.sent_lex[si] if c.sent_lex else 0.0
                 cos = c.sent_cos[si] if c.sent_cos else 0.0
+                text = chunk["text"][s0:e0]
                 score = (st.answer_lex_weight * lex + st.local_weight * self.evidence.local_lex(local, chunk["sent_rows"][si])
-                         + st.answer_sent_weight * cos + st.type_weight * type_bonus(wanted, chunk["text"][s0:e0], question)
+                         + st.answer_sent_weight * cos + st.type_weight * type_bonus(wanted, text, question)
                          + st.answer_rank_weight * (c.score / top) - st.answer_passage_penalty * ci)
+                if bonus is not None:
+                    score += bonus(chunk["sent_rows"][si])
                 scored.append((score, ci, si))
         scored.sort(key=lambda x: (-x[0], x[1], x[2]))
+        return scored
+
+    def pick(self, question: str, terms: list[str], kept: Sequence[Candidate],
+             scored: list[tuple[float, int, int]] | None = None) -> tuple[int, list[tuple[int, int]]]:
+        """``(ci, picks)``: the passage index holding the best sentence and the ``(passage, sentence)`` indices
+        of the answer (``kept`` best first, with evidence attached; ``scored`` from :meth:`score_sentences`,
+        computed when not given).
+
+        The answer is the best sentence, plus the runner-up when it scores almost as well, or the sentence
+        under a short heading, and the note a footnote mark on a question term points to.
+        """
+        st = self.settings
+        pool = kept[: st.answer_chunks]
+        if scored is None:
+            scored = self.score_sentences(question, terms, kept)
         best_score, ci, si = scored[0]
         picks = [(ci, si)]
         seen = {self._sentence(kept, ci, si)}

@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,12 +25,15 @@ from indexer.store import IndexData, open_index
 
 from .answer import AnswerPicker
 from .candidates import Candidate, FirstStage
+from .compose import NOT_FOUND_TEXT, RELATED_LABEL, Composer, Plan, Shaper
 from .evidence import Evidence
+from .followup import ATTRIBUTE_NOUNS, FollowUp, HistoryItem
 from .ranking import dedup, fused_candidates, keyword_ranking, rescore_dense, rescore_hybrid
 from .rerank import CrossEncoderReranker, load_reranker
 from .settings import SearchSettings
+from .span import asked, asks_money_use, focus_word, is_broad
 
-__all__ = ["MAX_QUERY_CHARS", "MODES", "Answer", "EmptyQueryError", "FirstStageResult", "Hit", "Retriever", "SearchSettings", "normalize_query"]
+__all__ = ["ANSWER_KINDS", "MAX_QUERY_CHARS", "MODES", "Answer", "EmptyQueryError", "FirstStageResult", "Hit", "Retriever", "SearchSettings", "normalize_query"]
 
 MODES = ("hybrid", "bm25", "dense")
 MAX_QUERY_CHARS = 1000
@@ -58,12 +63,26 @@ class Hit:
         }
 
 
+ANSWER_KINDS = ("factoid", "digest", "sentence", "not_found")
+
+
 @dataclass(frozen=True)
 class Answer:
-    """``text``: the extracted answer sentence(s); ``citations``: passages, the one holding the answer first.
+    """``text``: the answer in plain text; ``citations``: passages, the one holding the answer first.
 
-    ``highlights`` are ``(citation_index, start, end)`` spans (document offsets) of the answer sentences;
-    ``found`` is False when the evidence is too weak to answer (``citations`` then holds the closest passages).
+    ``highlights`` are ``(citation_index, start, end)`` spans (document offsets) of the answer sentences, each of
+    which ``text`` holds verbatim; ``found`` is False when the evidence is too weak to answer (``citations``
+    then holds the closest passages).
+
+    ``kind`` is the answer's shape: "factoid" (``text`` opens with ``direct``, the span that answers the
+    question, on its own line, then the sentence it comes from), "digest" (a broad question: one line per
+    sentence, each opening with "• "), "sentence" (the best sentence or two), "not_found" (``text`` says so
+    first, then lists the closest sentences under "관련 있을 수 있는 내용:"). ``direct_span`` is
+    ``(citation_index, start, end)`` of ``direct`` in its document (for the UI to bold it in the sentence).
+    ``used`` lists the citations the answer's sentences come from. A follow-up question asked with
+    ``history`` is searched as ``resolved_question`` (the conversation's topic carried in), and
+    ``context_note`` says so ("광주 AI 집적단지 기준으로 찾았습니다"); both are None for a question that
+    stands alone.
     """
 
     question: str
@@ -72,12 +91,21 @@ class Answer:
     found: bool
     confidence: float
     highlights: list[tuple[int, int, int]] = field(default_factory=list)
+    direct: str | None = None
+    direct_span: tuple[int, int, int] | None = None
+    kind: str = "sentence"
+    context_note: str | None = None
+    used: list[int] = field(default_factory=list)
+    resolved_question: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "question": self.question, "answer": self.text, "found": self.found, "confidence": self.confidence,
             "citations": [h.to_json() for h in self.citations],
             "highlights": [list(h) for h in self.highlights],
+            "direct": self.direct, "direct_span": list(self.direct_span) if self.direct_span else None,
+            "kind": self.kind, "context_note": self.context_note, "used": list(self.used),
+            "resolved_question": self.resolved_question,
         }
 
 
@@ -142,6 +170,22 @@ class Retriever:
         self.evidence = Evidence(index, analyzer, settings)
         self._answers = AnswerPicker(self.chunks, {d: doc["text"] for d, doc in self.docs.items()}, analyzer,
                                      self.evidence, settings)
+        self.composer = Composer(index, analyzer, settings)
+        self._shaper = Shaper(self.composer, settings)
+        first = np.array([c["sent_rows"][0] if c["sent_rows"] else -1 for c in self.chunks], dtype=np.int64)
+        self._first_order = np.argsort(first, kind="stable")
+        self._first_rows = first[self._first_order]
+        self._postings = (np.asarray(index.bm25.scores["indptr"]), np.asarray(index.bm25.scores["indices"]))
+        self.docs_with: Callable[[str], frozenset[str]] = functools.lru_cache(maxsize=4096)(self._docs_with)
+        self.followup = FollowUp(analyzer, self.docs_with, settings)
+
+    def _docs_with(self, term: str) -> frozenset[str]:
+        """Ids of the documents whose chunks hold the index term ``term`` (from the BM25 postings)."""
+        i = self.index.vocab.get(term)
+        indptr, indices = self._postings
+        if i is None or i + 1 >= len(indptr):
+            return frozenset()
+        return frozenset(self.chunks[int(r)]["doc_id"] for r in indices[indptr[i]:indptr[i + 1]])
 
     @classmethod
     def load(
@@ -272,32 +316,126 @@ class Retriever:
         ranked, _ = self._ranked(normalize_query(query), k, mode)
         return [self._hit(c) for c in self._dedup(ranked, k)]
 
-    def ask(self, question: str, k: int = 5, mode: str = "hybrid") -> Answer:
-        """Answer ``question`` with the best sentence(s) of the retrieved passages, cited.
+    def ask(self, question: str, k: int = 5, mode: str = "hybrid", history: Iterable[HistoryItem] | None = None) -> Answer:
+        """Answer ``question`` from the retrieved passages, cited (see :class:`Answer` for the shapes of answers).
 
+        ``history``: the conversation so far, oldest first — earlier user questions as strings, or
+        ``{"role": "user" | "assistant", "content": str}`` messages (assistant turns are skipped). A question
+        that leans on it ("그 사업은 언제까지 진행돼?") is searched with the conversation's topic carried in
+        (:mod:`retriever.followup`); a question with a new topic of its own inherits nothing.
         ``found`` is False when no passage covers the question well enough; the closest passages are
         still returned as ``citations``.
         """
         self._check_mode(mode)
         q = normalize_query(question)
         k = self._check_k(k)
-        ranked, fs = self._ranked(q, k, mode)
+        res = self.followup.resolve(q, history) if history is not None else None
+        query = normalize_query(res.query) if res is not None and res.leaning else q
+        note = res.note if res is not None else None
+        resolved = query if query != q else None
+        ranked, fs = self._ranked(query, k, mode)
         kept = self._dedup(ranked, k)
         if not kept:
-            return Answer(q, "", [], False, 0.0, [])
+            return Answer(q, NOT_FOUND_TEXT, [], False, 0.0, [], kind="not_found", context_note=note, resolved_question=resolved)
         terms = fs.terms
         if not kept[0].sent_lex and terms:
             self.evidence.attach(kept, terms, fs.qvec)  # BM25 mode ranks without sentence evidence
-        ci, picks = self._answers.pick(q, terms, kept)
-        order = [ci] + [j for j in range(len(kept)) if j != ci]
-        hits = [self._hit(x) for x in kept]
-        citations = [hits[j] for j in order]
-        highlights = []
-        parts = []
-        for cj, sj in sorted(picks, key=lambda p: (order.index(p[0]), p[1])):
-            ch = self.chunks[kept[cj].row]
-            s0, e0 = ch["sents"][sj]
-            highlights.append((order.index(cj), ch["start"] + s0, ch["start"] + e0))
-            parts.append(ch["text"][s0:e0])
-        found, confidence = self._answers.judge(q, terms, kept[ci], [h.text for h in citations])
-        return Answer(q, " ".join(parts), citations, found, confidence, highlights)
+        st = self.settings
+        broad = is_broad(q) or (resolved is not None and is_broad(query))
+        scored = self._answers.score_sentences(query, terms, kept, depth=st.digest_max if broad else None)
+        ci, picks = self._answers.pick(query, terms, kept, [x for x in scored if x[1] < st.answer_chunks])
+        found, confidence = self._answers.judge(query, terms, kept[ci], [self.chunks[c.row]["text"] for c in kept])
+        rows = [(score, cj, sj, self.chunks[kept[cj].row]["sent_rows"][sj]) for score, cj, sj in scored]
+        plan: Plan | None
+        if not found:
+            plan = self._shaper.related(rows, self._not_found_line(query, kept[ci]))
+        elif broad:
+            plan = self._shaper.digest(rows, money=asks_money_use(q) or (resolved is not None and asks_money_use(query)))
+        else:
+            support = self._shaper.sentences(picks, {(cj, sj): row for _, cj, sj, row in rows})
+            wanted = asked(q) or (asked(query) if resolved is not None else None)
+            plan = (self._shaper.factoid(rows, query, wanted, self._term_weights(query, terms), self._focus(query, terms), support)
+                    if wanted is not None else None)
+            plan = plan or support
+        return self._answer(q, plan, kept, found, confidence, note, resolved)
+
+    # ------------------------------------------------------------------ answer assembly
+    def _not_found_line(self, query: str, best: Candidate) -> str:
+        missing = self.evidence.missing_entities(query, best.row) if self.settings.entity_check else []
+        if missing:
+            names = ", ".join(f"‘{m}’" for m in missing)
+            return f"{NOT_FOUND_TEXT} 찾은 구절에는 {names}에 관한 내용이 없습니다."
+        return NOT_FOUND_TEXT
+
+    def _focus(self, query: str, terms: list[str]) -> frozenset[str]:
+        """The index terms of the question's focus word (the word before its question word: "설명회 언제"), unless
+        it only names the attribute asked for (예산, 기간)."""
+        word = focus_word(query)
+        if not word or word in ATTRIBUTE_NOUNS:  # "예산 얼마야?": the answer sentence need not say 예산
+            return frozenset()
+        return frozenset(self.analyzer.analyze(word, predicates=False)) & set(terms)
+
+    def _term_weights(self, query: str, terms: list[str]) -> dict[str, float]:
+        """idf of the question's terms, the focus word's counted ``span_focus_factor`` times."""
+        focus = self._focus(query, terms)
+        return {t: self.evidence.idf.get(t, self.evidence.max_idf) * (self.settings.span_focus_factor if t in focus else 1.0)
+                for t in terms}
+
+    def _chunks_holding(self, row: int) -> list[int]:
+        """Chunk rows whose sentences include sentence row ``row`` (neighbouring chunks share one sentence)."""
+        i = int(np.searchsorted(self._first_rows, row, side="right"))
+        out = []
+        for j in range(max(0, i - 3), min(len(self._first_rows), i + 1)):
+            c = int(self._first_order[j])
+            if row in self.chunks[c]["sent_rows"]:
+                out.append(c)
+        return out
+
+    def _answer(self, q: str, plan: Plan, kept: list[Candidate], found: bool, confidence: float,
+                note: str | None, resolved: str | None) -> Answer:
+        """Tie the plan's sentences to citations: the passage of the first answer sentence first, then the other
+        passages in rank order, then (rarely) a neighbouring passage that holds a sentence the answer brings along."""
+        units = list(plan.units)
+        if plan.kind == "digest":  # grouped by document, in the document's order
+            docs = list(dict.fromkeys(self.composer.piece(rows[0]).doc_row for _, rows in units))
+            units.sort(key=lambda u: (docs.index(self.composer.piece(u[1][0]).doc_row), u[1][0]))
+        first = next((ci for ci, _ in units if ci is not None), 0)
+        cands = [kept[first]] + [c for j, c in enumerate(kept) if j != first]
+        rows_of = [c.row for c in cands]
+
+        def cite(row: int, prefer: int | None) -> int:
+            if prefer is not None and row in self.chunks[kept[prefer].row]["sent_rows"]:
+                return rows_of.index(kept[prefer].row)
+            for i, r in enumerate(rows_of):
+                if row in self.chunks[r]["sent_rows"]:
+                    return i
+            holding = self._chunks_holding(row)
+            rows_of.append(holding[0])
+            cands.append(Candidate(holding[0], 0.0, {}))
+            return len(rows_of) - 1
+
+        placed = [(ci, [(cite(r, ci), self.composer.piece(r)) for r in rows]) for ci, rows in units]
+        if plan.kind == "sentence":
+            placed.sort(key=lambda u: (u[1][0][0], u[1][0][1].row))
+        elif plan.kind == "factoid":
+            placed[1:] = sorted(placed[1:], key=lambda u: (u[1][0][0], u[1][0][1].row))
+        texts = [" ".join(p.text for _, p in pieces) for _, pieces in placed]
+        if plan.kind == "factoid":
+            text = f"{plan.direct_text}\n" + " ".join(texts)
+        elif plan.kind == "digest":
+            text = "\n".join(f"• {t}" for t in texts)
+        elif plan.kind == "not_found":
+            text = (plan.lead or NOT_FOUND_TEXT) + (f"\n{RELATED_LABEL}:\n" + "\n".join(f"• {t}" for t in texts) if texts else "")
+        else:
+            text = " ".join(texts)
+        highlights = [(i, p.start, p.end) for _, pieces in placed for i, p in pieces]
+        direct_span = None
+        if plan.direct is not None:
+            row, s, e = plan.direct
+            for i, p in (x for _, pieces in placed for x in pieces):
+                if p.row == row:
+                    direct_span = (i, p.start + s, p.start + e)
+                    break
+        hits = [self._hit(c) for c in cands]
+        return Answer(q, text, hits, found, float(confidence), highlights, direct=plan.direct_text, direct_span=direct_span,
+                      kind=plan.kind, context_note=note, used=sorted({i for i, _, _ in highlights}), resolved_question=resolved)

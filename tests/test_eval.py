@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from eval.data import load_beir, load_qa, load_squad
+from eval.data import load_beir, load_conversations, load_qa, load_squad
 from eval.expected import DEFAULT_EXPECTED, check_expected
 from eval.metrics import norm
-from eval.run import evaluate_docs, evaluate_qa
+from eval.run import evaluate_conversations, evaluate_docs, evaluate_qa
 from indexer.build import build_from_documents
 from indexer.ingest import load_corpus
 from retriever import Retriever
@@ -42,6 +42,7 @@ def test_cli_writes_json_plot_and_failures(seed_index: Path, tmp_path: Path) -> 
                         "--failures", str(fails)], capture_output=True, text=True, cwd=REPO, timeout=600)
     assert p.returncode == 0, p.stderr
     assert "hybrid" in p.stdout and "answer-sentence accuracy" in p.stdout
+    assert "direct-answer accuracy" in p.stdout and "conversations (" in p.stdout
     r = json.loads(out.read_text(encoding="utf-8"))
     assert r["dataset"] == "seed:test" and r["n_queries"] == 51
     for mode in ("hybrid", "bm25", "dense"):
@@ -50,6 +51,9 @@ def test_cli_writes_json_plot_and_failures(seed_index: Path, tmp_path: Path) -> 
     assert set(r["abstention"]) >= {"precision", "recall"}
     assert set(r["latency_ms"]) >= {"search_p50", "search_p95", "ask_p50", "ask_p95"}
     assert 0.0 <= r["answer_accuracy"] <= 1.0
+    assert 0.0 <= r["direct_accuracy"] <= 1.0 and r["direct"]["n_factoid"] >= 20
+    assert {"followup_accuracy", "topic_change_doc", "followup_alone_accuracy"} <= set(r["conversations"])
+    assert "failures" not in r["conversations"]
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plot.stat().st_size > 10_000
     f = json.loads(fails.read_text(encoding="utf-8"))
     assert all({"question", "expected_answer"} <= set(x) for x in f["failures"])
@@ -58,6 +62,7 @@ def test_cli_writes_json_plot_and_failures(seed_index: Path, tmp_path: Path) -> 
 def test_seed_eval_meets_pinned_floors(seed_index: Path) -> None:
     r = Retriever.load(seed_index)
     report = evaluate_qa(r, load_qa(), split="test", latency=False)
+    report["conversations"] = evaluate_conversations(r, load_conversations(), split="test")
     assert check_expected(report) == []
     spec = json.loads(DEFAULT_EXPECTED.read_text(encoding="utf-8"))
     assert spec["tolerance"] <= 0.01

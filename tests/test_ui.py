@@ -18,14 +18,32 @@ from conftest import launch_local  # noqa: E402
 from indexer import build_index  # noqa: E402
 from retriever import Retriever  # noqa: E402
 from retriever.core import Answer, Hit  # noqa: E402
-from ui.app import MSG_EMPTY, ask_answer, create_app, example_questions  # noqa: E402
+from ui.app import (  # noqa: E402
+    MSG_EMPTY,
+    MSG_HISTORY,
+    MSG_TOO_LONG,
+    UserInputError,
+    add_answer,
+    ask_answer,
+    create_app,
+    example_questions,
+    feedback_note_html,
+    parse_history,
+    vote_name,
+)
 from ui.feedback import FeedbackLog, default_feedback_path, feedback_record  # noqa: E402
 from ui.render import (  # noqa: E402
     CLOSEST,
     NOT_FOUND,
+    RELATED,
     answer_message_html,
+    answer_parts,
+    answer_plain_text,
+    card_id,
     esc,
+    question_counter_html,
     sources_panel_html,
+    used_citations,
     user_message_html,
 )
 
@@ -187,7 +205,8 @@ def test_rendering_is_literal(found: bool) -> None:
     assert "문서 " in panel and "번째 글자" in panel
     if found:
         assert "<mark>&lt;script&gt;" in panel
-        assert '<sup class="cite">[1]</sup>' in answer_message_html(answer, docs)
+        assert f'<a class="cite" href="#{card_id("a", 0)}"' in answer_message_html(answer, docs)
+        assert f'id="{card_id("a", 0)}"' in panel
         assert "&lt;script&gt;" in answer_message_html(answer, docs)
     else:
         assert NOT_FOUND in answer_message_html(answer, docs) and CLOSEST in answer_message_html(answer, docs)
@@ -307,3 +326,140 @@ def test_main_builds_a_missing_index_then_serves(tmp_path: Path, monkeypatch: py
     (other / "keep.txt").write_text("x", encoding="utf-8")
     assert cli.main(["--index", str(other), "--corpus", str(corpus)]) == 2
     assert (other / "keep.txt").read_text(encoding="utf-8") == "x"
+
+
+# ----------------------------------------------------------------------------- conversations (issue #16)
+FOLLOW_UP = ["광주 AI 집적단지 사업의 2022년 예산은 얼마야?", "그 사업은 언제까지 진행돼?"]
+GWANGJU = "2022_msit-gwangju_ai-cluster-2022-plan.txt"
+
+
+def test_parse_history() -> None:
+    assert parse_history(None) == parse_history([]) == parse_history("") == []
+    assert parse_history(["  광주   예산은? ", "", {"role": "assistant", "content": "1,076억원"}, {"content": "그 사업은?"},
+                          {"role": "user", "content": "언제까지?"}, {"role": "system", "content": "x"}]) == [
+        "광주 예산은?", "그 사업은?", "언제까지?"]
+    assert parse_history(json.dumps(["광주 예산은?"], ensure_ascii=False)) == ["광주 예산은?"]
+    assert parse_history(["가" * 5000]) == ["가" * 1000]
+    assert parse_history([str(i) for i in range(50)]) == [str(i) for i in range(30, 50)]
+    for bad in ("광주 예산은?", 3, {"role": "user", "content": "x"}, [1, 2], [["x"]], [{"role": "bot", "content": "x"}],
+                [{"role": "user", "content": 3}], [{"role": "user"}], "{not json"):
+        with pytest.raises(UserInputError) as ei:
+            parse_history(bad)
+        assert str(ei.value).startswith(MSG_HISTORY)
+
+
+def test_ask_answer_reads_the_history(retriever: Retriever) -> None:
+    alone, _, _ = ask_answer(retriever, FOLLOW_UP[1])
+    follow, _, _ = ask_answer(retriever, FOLLOW_UP[1], history=FOLLOW_UP[:1])
+    assert alone.context_note is None
+    assert follow.context_note and "기준으로 찾았습니다" in follow.context_note
+    assert GWANGJU in [follow.citations[i].source for i in follow.used]
+    with pytest.raises(UserInputError) as ei:
+        ask_answer(retriever, "가" * 1001)
+    assert str(ei.value) == MSG_TOO_LONG
+    answer, _, _ = ask_answer(retriever, "가" * 999 + "?")  # at the limit: answered
+    assert answer.question
+
+
+def test_ask_api_takes_a_history(client) -> None:
+    res = client.predict(FOLLOW_UP[1], api_name="/ask", history=FOLLOW_UP[:1])
+    assert "기준으로 찾았습니다" in (res["context_note"] or "")
+    assert GWANGJU in [res["citations"][i]["source"] for i in res["used"]]
+    assert set(res) >= {"direct", "direct_span", "kind", "context_note", "used", "resolved_question"}
+    messages = [{"role": "user", "content": FOLLOW_UP[0]}, {"role": "assistant", "content": "1,076억원"}]
+    assert client.predict(FOLLOW_UP[1], 5, "hybrid", messages, api_name="/ask")["context_note"] == res["context_note"]
+    assert client.predict(FOLLOW_UP[1], api_name="/ask")["context_note"] is None
+    for bad in ([1, 2], [{"role": "bot", "content": "x"}], "{not json"):
+        with pytest.raises(Exception) as ei:
+            client.predict(FOLLOW_UP[1], api_name="/ask", history=bad)
+        assert "대화 기록" in str(ei.value) and "Traceback" not in str(ei.value)
+    with pytest.raises(Exception) as ei:
+        client.predict("가" * 1001, api_name="/ask")
+    assert "1,000자" in str(ei.value) and "Traceback" not in str(ei.value)
+    api = client.view_api(print_info=False, return_format="dict")
+    assert "history" in [p["parameter_name"] for p in api["named_endpoints"]["/ask"]["parameters"]]
+
+
+def _shaped(kind: str) -> tuple[Answer, dict]:
+    """An answer of ``kind`` over one document of three sentences, citing passages 0 and 1 of 3."""
+    doc = "광주 사업의 올해 예산은 1,076억원이다.\n사업은 2024년까지 진행된다.\n<b>부산</b>은 없다."
+    s1, s2 = (0, doc.index("\n")), (doc.index("사업은"), doc.index("\n사업은") + 1 + len("사업은 2024년까지 진행된다."))
+    hits = [Hit(text=doc[a:b], score=1.0 - i / 10, doc_id="d", title=f"제목 {i}", source="d.txt", start=a, end=b,
+                chunk_id=f"d#{i}", meta={"publisher": "기관", "date": "2022"})
+            for i, (a, b) in enumerate([s1, s2, (0, len(doc))])]
+    one, two = doc[s1[0]:s1[1]], doc[s2[0]:s2[1]]
+    if kind == "factoid":
+        text = f"1,076억원\n{one} {two}"
+        d = doc.index("1,076억원")
+        answer = Answer("예산은?", text, hits, True, 0.9, [(0, *s1), (1, *s2)], direct="1,076억원",
+                        direct_span=(0, d, d + len("1,076억원")), kind="factoid", used=[0, 1])
+    elif kind == "digest":
+        answer = Answer("어디에 쓰여?", f"• {one}\n• {two}", hits, True, 0.9, [(0, *s1), (1, *s2)], kind="digest", used=[0, 1])
+    else:
+        text = f"{NOT_FOUND}. 찾은 구절에는 ‘부산’에 관한 내용이 없습니다.\n{RELATED}:\n• {one}\n• {two}"
+        answer = Answer("부산 예산은?", text, hits, False, 0.1, [(0, *s1), (1, *s2)], kind="not_found", used=[0, 1],
+                        context_note="광주 기준으로 찾았습니다")
+    return answer, {"d": {"id": "d", "source": "d.txt", "title": "제목", "meta": {}, "text": doc}}
+
+
+def test_answer_shapes() -> None:
+    factoid, docs = _shaped("factoid")
+    html = answer_message_html(factoid, docs, anchor="m1")
+    assert html.index('<div class="ans-direct"><strong>1,076억원</strong>') < html.index('<div class="ans-text">')
+    assert '<strong class="ans-direct-in">1,076억원</strong>' in html
+    assert html.count('href="#korag-src-m1-1"') == 2 and html.count('href="#korag-src-m1-2"') == 2  # text, list
+    assert "kind-factoid" in html and "\n" not in html
+    # only the used passages as sources; the third under "더 보기"
+    assert html.index('href="#korag-src-m1-3"') > html.index('<details class="ans-more">')
+    panel = sources_panel_html(factoid, docs, anchor="m1")
+    assert 'id="korag-src-m1-1"' in panel and 'id="korag-src-m1-2"' in panel
+    assert panel.index('id="korag-src-m1-3"') > panel.index('<details class="src-more">')
+    assert "근거 구절 2개" in panel
+
+    digest, docs = _shaped("digest")
+    parts = answer_parts(digest, docs)
+    assert parts.bullets and len(parts.lines) == 2 and parts.lines[0][0].cite == 0
+    html = answer_message_html(digest, docs)
+    items = html.split('<ul class="ans-list">')[1].split("</ul>")[0].split("<li>")[1:]
+    assert len(items) == 2 and all('class="cite"' in li for li in items) and "•" not in html.split("ans-sources")[0]
+
+    missing, docs = _shaped("not_found")
+    html = answer_message_html(missing, docs)
+    assert html.index('<div class="ans-context">광주 기준으로 찾았습니다</div>') < html.index('class="ans-notfound"')
+    assert "‘부산’에 관한 내용이 없습니다" in html.split('class="ans-notfound"')[1].split("</div>")[0]
+    assert html.index('class="ans-notfound"') < html.index(RELATED) < html.index('<ul class="ans-list ans-related">')
+    assert CLOSEST in html and "<mark>" not in sources_panel_html(missing, docs)
+
+
+def test_plain_text_copy() -> None:
+    factoid, docs = _shaped("factoid")
+    text = answer_plain_text(factoid, docs)
+    assert text.splitlines()[:3] == ["질문: 예산은?", "1,076억원", "광주 사업의 올해 예산은 1,076억원이다. [1] 사업은 2024년까지 진행된다. [2]"]
+    assert "출처\n[1] 제목 0 (1번째 문단 · 기관 · 2022 · d.txt)" in text and "[3]" not in text
+    missing, docs = _shaped("not_found")
+    lines = answer_plain_text(missing, docs).splitlines()
+    assert lines[1] == "(광주 기준으로 찾았습니다)" and lines[2].startswith(NOT_FOUND) and lines[3] == f"{RELATED}:"
+    assert lines[4].startswith("• 광주") and lines[4].endswith("[1]")
+    html = answer_message_html(missing, docs)  # copied from a hidden block, escaped, one HTML line
+    assert '<pre class="ans-copytext" hidden>' in html and "&lt;b&gt;" not in html.split("ans-copytext")[0]
+
+
+def test_used_citations_of_an_answer_without_them() -> None:
+    answer, _ = _answer(True)
+    assert answer.used == [] and used_citations(answer) == [0]
+    bare = Answer("q", "t", answer.citations, True, 0.5, [])
+    assert used_citations(bare) == [0] and used_citations(Answer("q", "t", answer.citations, False, 0.1, [])) == []
+
+
+def test_session_state_and_feedback_notes(retriever: Retriever) -> None:
+    state = {"messages": [], "answers": {}, "current": None, "history": [], "vote": None}
+    for q in FOLLOW_UP:
+        answer, k, mode = ask_answer(retriever, q, history=state["history"])
+        state = add_answer(state, q, answer, k, mode, retriever.docs, False)
+    assert state["history"] == FOLLOW_UP and state["current"] == 3 and sorted(state["answers"]) == [1, 3]
+    assert 'href="#korag-src-m3-1"' in state["messages"][3]["content"]
+    assert (vote_name(True), vote_name(False), vote_name(None), vote_name("Like")) == ("up", "down", "cleared", "Like")
+    assert "기록했습니다" in feedback_note_html("up", True) and "👍" in feedback_note_html("up", True)
+    assert "이유도" in feedback_note_html("down", True, reason=True)
+    assert "저장하지 못했습니다" in feedback_note_html("up", False)
+    assert "1,000자" in question_counter_html(1000)

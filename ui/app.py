@@ -8,8 +8,11 @@
 With a :class:`retriever.LiveRetriever` and the corpus folder it was built from, the document panel also takes
 uploads (``create_app(LiveRetriever("index"), corpus="corpus")``, as ``python -m ui`` does; see :mod:`ui.uploads`).
 
-API: ``gradio_client.Client(url).predict("질문", api_name="/ask")`` (optional ``k``, ``mode``) returns
-:func:`ask_json`'s dict, i.e. ``Answer.to_json()`` plus ``"k"`` and ``"mode"``.
+API: ``gradio_client.Client(url).predict("질문", api_name="/ask")`` (optional ``k``, ``mode`` and ``history``, the
+conversation so far) returns :func:`ask_json`'s dict, i.e. ``Answer.to_json()`` plus ``"k"`` and ``"mode"``.
+
+The chat passes each session's earlier questions as ``history`` (a follow-up such as "그 사업은 언제까지 진행돼?"
+is read in its conversation); "대화 지우기" starts a new one.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import gradio as gr
 
 from indexer.ingest import SUPPORTED_SUFFIXES
 from indexer.uploads import MAX_UPLOAD_BYTES, upload_name
-from retriever import MODES, EmptyQueryError
+from retriever import MAX_QUERY_CHARS, MODES, EmptyQueryError
 
 from .feedback import FeedbackLog, default_feedback_path, feedback_record
 from .render import (
@@ -32,6 +35,7 @@ from .render import (
     empty_panel_html,
     esc,
     fmt_int,
+    question_counter_html,
     sources_panel_html,
     user_message_html,
 )
@@ -42,17 +46,27 @@ __all__ = [
     "CSS",
     "DEFAULT_HOST",
     "DEFAULT_PORT",
+    "I18N",
     "MAX_FILE_SIZE",
+    "MAX_QUESTION_CHARS",
     "MSG_EMPTY",
     "MSG_FAILED",
+    "MSG_HISTORY",
     "MSG_MODE",
+    "MSG_TOO_LONG",
+    "PAGE_JS",
     "THEME",
     "UserInputError",
+    "add_answer",
+    "anchor_of",
     "ask_answer",
     "ask_json",
     "create_app",
     "example_questions",
+    "feedback_note_html",
     "launch_app",
+    "parse_history",
+    "vote_name",
 ]
 
 log = logging.getLogger(__name__)
@@ -69,6 +83,12 @@ MSG_EMPTY = "질문이 비어 있습니다. 문서에 대해 궁금한 점을 �
 MSG_MODE = "검색 방식은 hybrid(하이브리드), bm25(키워드), dense(의미) 가운데 하나여야 합니다."
 MSG_K = "구절 수는 1 이상의 정수여야 합니다."
 MSG_FAILED = "답을 찾는 중에 문제가 생겼습니다. 잠시 후 다시 시도해 주세요."
+MAX_QUESTION_CHARS = MAX_QUERY_CHARS  # the chat's input box stops there, and says so
+MSG_TOO_LONG = f"질문은 {MAX_QUESTION_CHARS:,}자까지 입력할 수 있습니다. 질문을 줄여 주세요."
+MSG_HISTORY = ('대화 기록(history)은 이전 질문 문자열의 목록이나 {"role": "user", "content": "질문"} 형식 메시지의 '
+               "목록이어야 합니다.")
+MAX_HISTORY = 20  # earlier turns kept for reading a follow-up (the retriever reads the last few)
+MAX_REASON_CHARS = 500
 MSG_TITLE = "알림"
 
 # answerable eval questions (eval/qa.jsonl) whose answers the retriever finds, one or two per document
@@ -99,6 +119,18 @@ CSS = (_STATIC / "app.css").read_text(encoding="utf-8")
 
 # when a "원문 보기" opens, scroll the document box to the cited passage
 SCROLL_JS = (_STATIC / "sources.js").read_text(encoding="utf-8")
+# the page's script (run once on load): clickable [n] marks, "복사", the answer's start kept in view, the question's
+# character counter, and Korean for the labels Gradio builds in English
+PAGE_JS = (_STATIC / "chat.js").read_text(encoding="utf-8").replace("__MAX_CHARS__", str(MAX_QUESTION_CHARS))
+# Gradio's own strings that its Korean dictionary lacks; given for English browsers too, since the whole page is Korean
+_KOREAN_LABELS = {
+    "chatbot.copy_message": "복사", "chatbot.copied_message": "복사했습니다", "chatbot.like": "좋아요",
+    "chatbot.dislike": "싫어요", "chatbot.clear": "대화 지우기", "chatbot.retry": "다시 시도", "chatbot.undo": "실행 취소",
+    "chatbot.edit": "편집", "chatbot.submit": "보내기", "chatbot.cancel": "취소", "chatbot.complete": "완료",
+    "common.clear": "지우기", "common.loading": "불러오는 중", "common.error": "오류", "common.settings": "설정",
+    "errors.use_via_api": "API로 사용하기",
+}
+I18N = gr.I18n(ko=dict(_KOREAN_LABELS), en=dict(_KOREAN_LABELS))
 # the browser's own refusals of a dropped file (too large, wrong type), which Gradio words in English, in Korean
 UPLOAD_JS = (_STATIC / "uploads.js").read_text(encoding="utf-8").replace("__MAX_MB__", str(MAX_UPLOAD_BYTES // 2**20))
 # changes of the index (uploads, removals) run one at a time, in the order they were asked for
@@ -127,26 +159,74 @@ def _clamp_k(k: Any, n_chunks: int) -> int:
     return max(1, min(k_int, max(1, n_chunks)))
 
 
-def ask_answer(retriever: Any, question: Any, k: Any = DEFAULT_K, mode: Any = "hybrid") -> tuple[Any, int, str]:
-    """``(Answer, k, mode)`` for a raw question and settings; :class:`UserInputError` for bad input.
+def parse_history(history: Any) -> list[str]:
+    """The earlier user questions of a conversation, oldest first, from what a caller sent as ``history``.
+
+    Accepts None or an empty value (no conversation), a list of question strings, or a list of
+    ``{"role": "user" | "assistant" | "system", "content": str}`` messages (only user turns are kept; a message
+    without a role is a user turn), or such a list as a JSON string. Blank questions are dropped; each is cut
+    to :data:`MAX_QUESTION_CHARS` and only the last :data:`MAX_HISTORY` are kept. Anything else is a
+    :class:`UserInputError` (Korean, naming the item).
+
+    >>> parse_history(["광주 AI 집적단지 예산은?", {"role": "assistant", "content": "1,076억원"}, {"content": "그 사업은?"}])
+    ['광주 AI 집적단지 예산은?', '그 사업은?']
+    """
+    if history is None or history == "" or history == []:
+        return []
+    if isinstance(history, str):
+        try:
+            history = json.loads(history)
+        except ValueError:
+            raise UserInputError(MSG_HISTORY) from None
+        if history is None:
+            return []
+    if not isinstance(history, (list, tuple)):
+        raise UserInputError(MSG_HISTORY)
+    out: list[str] = []
+    for n, item in enumerate(history, 1):
+        if isinstance(item, dict):
+            role = item.get("role", "user")
+            content = item.get("content")
+            if role not in ("user", "assistant", "system") or not isinstance(content, str):
+                raise UserInputError(f"{MSG_HISTORY} ({n}번째 항목을 읽을 수 없습니다.)")
+            if role != "user":
+                continue
+            item = content
+        if not isinstance(item, str):
+            raise UserInputError(f"{MSG_HISTORY} ({n}번째 항목을 읽을 수 없습니다.)")
+        text = " ".join(item.split())[:MAX_QUESTION_CHARS]
+        if text:
+            out.append(text)
+    return out[-MAX_HISTORY:]
+
+
+def ask_answer(retriever: Any, question: Any, k: Any = DEFAULT_K, mode: Any = "hybrid",
+               history: Any = None) -> tuple[Any, int, str]:
+    """``(Answer, k, mode)`` for a raw question, settings and conversation; :class:`UserInputError` for bad input.
 
     ``k`` is clamped to 1..number of passages in the index; ``mode`` also accepts keyword/semantic and the
-    Korean labels. Other failures propagate (callers log them and show :data:`MSG_FAILED`).
+    Korean labels; ``history`` is read by :func:`parse_history` and passed to ``Retriever.ask`` (a follow-up
+    question is then read in its conversation). A question over :data:`MAX_QUESTION_CHARS` characters is refused
+    (never cut silently). Other failures propagate (callers log them and show :data:`MSG_FAILED`).
     """
     if not isinstance(question, str) or not question.strip():
         raise UserInputError(MSG_EMPTY)
+    if len(question.strip()) > MAX_QUESTION_CHARS:
+        raise UserInputError(MSG_TOO_LONG)
     m = _normalise_mode(mode)
     kk = _clamp_k(k, len(retriever))
+    turns = parse_history(history)
     try:
-        answer = retriever.ask(question, k=kk, mode=m)
+        answer = retriever.ask(question, k=kk, mode=m, history=turns or None)
     except EmptyQueryError:  # e.g. only control or zero-width characters
         raise UserInputError(MSG_EMPTY) from None
     return answer, kk, m
 
 
-def ask_json(retriever: Any, question: Any, k: Any = DEFAULT_K, mode: Any = "hybrid") -> dict[str, Any]:
+def ask_json(retriever: Any, question: Any, k: Any = DEFAULT_K, mode: Any = "hybrid",
+             history: Any = None) -> dict[str, Any]:
     """The ``/ask`` API result: ``Answer.to_json()`` plus the ``k`` and ``mode`` actually used."""
-    answer, kk, m = ask_answer(retriever, question, k, mode)
+    answer, kk, m = ask_answer(retriever, question, k, mode, history)
     out = answer.to_json()
     out["k"] = kk
     out["mode"] = m
@@ -244,7 +324,45 @@ def _docs_label(retriever: Any) -> str:
 
 
 def _new_state() -> dict[str, Any]:
-    return {"messages": [], "answers": {}, "current": None}
+    """A session: its chat messages, the answer behind each assistant message (by message index), the answer whose
+    sources are shown, the questions asked so far (the ``history`` of the next one) and the last vote."""
+    return {"messages": [], "answers": {}, "current": None, "history": [], "vote": None}
+
+
+def anchor_of(idx: int) -> str:
+    """The name of the answer at chat message ``idx`` in the ids of its source cards (``render.card_id``)."""
+    return f"m{idx}"
+
+
+def add_answer(state: dict[str, Any], question: str, answer: Any, k: int, mode: str, docs: dict[str, Any],
+               show_scores: bool) -> dict[str, Any]:
+    """The session after ``answer`` to ``question``: both messages added, its sources shown, the question in the
+    history of the next one."""
+    messages = list(state.get("messages") or [])
+    messages.append({"role": "user", "content": user_message_html(answer.question)})
+    idx = len(messages)
+    messages.append({"role": "assistant", "content": answer_message_html(
+        answer, docs, show_scores=show_scores, mode=mode, anchor=anchor_of(idx))})
+    answers = dict(state.get("answers") or {})
+    answers[idx] = {"answer": answer, "k": k, "mode": mode, "docs": docs}
+    history = [*list(state.get("history") or []), " ".join(question.split())][-MAX_HISTORY:]
+    return {**_new_state(), **state, "messages": messages, "answers": answers, "current": idx, "history": history}
+
+
+def vote_name(liked: Any) -> str:
+    """Gradio's like value as the vote recorded: "up", "down", "cleared" (a vote taken back) or the option's name."""
+    return "up" if liked is True else "down" if liked is False else (str(liked) if liked else "cleared")
+
+
+def feedback_note_html(vote: str, saved: bool, reason: bool = False) -> str:
+    """The confirmation shown under the chat after a vote (or its reason) was recorded, or why it was not."""
+    if not saved:
+        return '<p class="fb-note err">의견을 저장하지 못했습니다. 잠시 후 다시 눌러 주세요.</p>'
+    if reason:
+        return '<p class="fb-note ok">이유도 기록했습니다. 고맙습니다.</p>'
+    said = {"up": "👍 도움이 된 답으로", "down": "👎 아쉬운 답으로"}.get(vote, "의견을")
+    return (f'<p class="fb-note ok">{said} 기록했습니다. 고맙습니다. '
+            '<span class="muted">이유를 남기시면 더 나은 답을 만드는 데 쓰겠습니다 (선택).</span></p>')
 
 
 def _current(retriever: Any) -> Any:
@@ -283,18 +401,20 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
 
     def _panel(state: dict[str, Any], show_scores: bool) -> str:
         cur = state.get("current")
-        rec = state["answers"].get(cur) if cur is not None else None
-        if rec is None:
+        rec = state["answers"].get(cur) if isinstance(cur, int) else None
+        if rec is None or not isinstance(cur, int):
             r = _current(retriever)
             return empty_panel_html(len(r.docs), len(r))
-        return sources_panel_html(rec["answer"], rec.get("docs", docs), show_scores=bool(show_scores))
+        return sources_panel_html(rec["answer"], rec.get("docs", docs), show_scores=bool(show_scores),
+                                  anchor=anchor_of(cur))
 
-    def respond(question: str, state: dict[str, Any] | None, k: float, mode: str, show_scores: bool):
+    def respond(question: str, state: dict[str, Any] | None, k: float, mode: str,
+                show_scores: bool) -> tuple[Any, ...]:
         state = state or _new_state()
         # in the chat a bad question is a notice, not an error: an error would blank the conversation
         r = _current(retriever)  # the index that answers this request, even if a rebuild lands meanwhile
         try:
-            answer, kk, m = ask_answer(r, question, k, mode)
+            answer, kk, m = ask_answer(r, question, k, mode, state.get("history"))
         except UserInputError as exc:
             gr.Warning(str(exc), title=MSG_TITLE)
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -302,58 +422,64 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
             log.exception("answering %r failed", question if isinstance(question, str) else type(question))
             gr.Warning(MSG_FAILED, title=MSG_TITLE)
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        messages = list(state["messages"])
-        messages.append({"role": "user", "content": user_message_html(answer.question)})
-        messages.append({"role": "assistant",
-                         "content": answer_message_html(answer, r.docs, show_scores=bool(show_scores), mode=m)})
-        idx = len(messages) - 1
-        answers = dict(state["answers"])
-        answers[idx] = {"answer": answer, "k": kk, "mode": m, "docs": r.docs}
-        new_state = {"messages": messages, "answers": answers, "current": idx}
-        return messages, "", _panel(new_state, show_scores), new_state
+        new_state = add_answer(state, question, answer, kk, m, r.docs, bool(show_scores))
+        return new_state["messages"], "", _panel(new_state, show_scores), new_state
 
-    def ask_example(sample: Any, state: dict[str, Any] | None, k: float, mode: str, show_scores: bool):
+    def ask_example(sample: Any, state: dict[str, Any] | None, k: float, mode: str,
+                    show_scores: bool) -> tuple[Any, ...]:
         question = sample[0] if isinstance(sample, (list, tuple)) and sample else sample
         return respond(question if isinstance(question, str) else "", state, k, mode, show_scores)
 
-    def rerender(state: dict[str, Any] | None, show_scores: bool):
+    def rerender(state: dict[str, Any] | None, show_scores: bool) -> tuple[Any, ...]:
         state = state or _new_state()
         messages = list(state["messages"])
         for idx, rec in state["answers"].items():
             if 0 <= idx < len(messages):
                 messages[idx] = {"role": "assistant", "content": answer_message_html(
-                    rec["answer"], rec.get("docs", docs), show_scores=bool(show_scores), mode=rec["mode"])}
+                    rec["answer"], rec.get("docs", docs), show_scores=bool(show_scores), mode=rec["mode"],
+                    anchor=anchor_of(idx))}
         new_state = dict(state, messages=messages)
         return messages, _panel(new_state, show_scores), new_state
 
-    def select_message(state: dict[str, Any] | None, show_scores: bool, evt: gr.SelectData):
+    def select_message(state: dict[str, Any] | None, show_scores: bool, evt: gr.SelectData) -> tuple[Any, ...]:
         state = state or _new_state()
         idx = evt.index if isinstance(evt.index, int) else (evt.index[0] if evt.index else None)
         if idx is not None and idx not in state["answers"] and (idx + 1) in state["answers"]:
             idx += 1  # a question: show its answer's sources
-        if idx is None or idx not in state["answers"]:
+        if idx is None or idx not in state["answers"] or idx == state.get("current"):
             return gr.skip(), state
         new_state = dict(state, current=idx)
         return _panel(new_state, show_scores), new_state
 
-    def vote(state: dict[str, Any] | None, evt: gr.LikeData):
-        try:
-            state = state or _new_state()
-            idx = evt.index if isinstance(evt.index, int) else (evt.index[0] if evt.index else None)
-            rec = state["answers"].get(idx)
-            if rec is None:
-                return
-            liked = evt.liked
-            v = "up" if liked is True else "down" if liked is False else (str(liked) if liked else "cleared")
-            record = feedback_record(rec["answer"].to_json(), v, mode=rec["mode"], k=rec["k"])
-            if feedback.append(record) and v in ("up", "down"):
-                gr.Info("의견 고맙습니다. 더 나은 답을 만드는 데 쓰겠습니다.", duration=3, title="피드백")
-        except Exception:  # feedback must never break the chat
-            log.exception("recording feedback failed")
+    def vote(state: dict[str, Any] | None, evt: gr.LikeData) -> tuple[Any, ...]:
+        state = state or _new_state()
+        idx = evt.index if isinstance(evt.index, int) else (evt.index[0] if evt.index else None)
+        rec = state["answers"].get(idx)
+        if rec is None:
+            return gr.skip(), gr.skip(), gr.skip(), state
+        v = vote_name(evt.liked)
+        saved = feedback.append(feedback_record(rec["answer"].to_json(), v, mode=rec["mode"], k=rec["k"]))
+        if v not in ("up", "down"):  # a vote taken back: recorded, nothing to confirm
+            return gr.Group(visible=False), "", gr.skip(), dict(state, vote=None)
+        return (gr.Group(visible=True), feedback_note_html(v, saved), gr.Textbox(value="", visible=saved),
+                dict(state, vote={"idx": idx, "vote": v}))
 
-    def clear():
+    def send_reason(reason: str, state: dict[str, Any] | None) -> tuple[Any, ...]:
+        state = state or _new_state()
+        last = state.get("vote") or {}
+        rec = state["answers"].get(last.get("idx"))
+        text = " ".join(str(reason or "").split())[:MAX_REASON_CHARS]
+        if rec is None or not text:
+            gr.Warning("이유를 적은 뒤 보내 주세요." if rec is not None else "먼저 답에 👍 또는 👎를 눌러 주세요.",
+                       title=MSG_TITLE)
+            return gr.skip(), gr.skip()
+        saved = feedback.append(feedback_record(rec["answer"].to_json(), last["vote"], mode=rec["mode"], k=rec["k"],
+                                                reason=text))
+        return feedback_note_html(last["vote"], saved, reason=True), gr.Textbox(value="", visible=not saved)
+
+    def clear() -> tuple[Any, ...]:
         r = _current(retriever)
-        return "", empty_panel_html(len(r.docs), len(r)), _new_state()
+        return "", empty_panel_html(len(r.docs), len(r)), _new_state(), gr.Group(visible=False)
 
     def _documents(state: dict[str, Any] | None, show_scores: bool) -> tuple[Any, ...]:
         """Header, document list, remove choices, examples and source panel for the index now served."""
@@ -386,15 +512,21 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
             outcome = f'<ul class="korag-upload-status"><li class="err">{esc(MSG_FAILED)}</li></ul>'
         return (outcome, *_documents(state, show_scores))
 
-    def api_ask(question: str, k: int = DEFAULT_K, mode: str = "hybrid") -> dict:
+    def api_ask(question: str, k: int = DEFAULT_K, mode: str = "hybrid",
+                history: list[str | dict[str, str]] | None = None) -> dict:
         """Answer a Korean question from the documents, with citations.
+
+        history: optional, the conversation so far, oldest first: earlier questions as strings, or messages
+        {"role": "user" | "assistant" | "system", "content": "..."} (only user turns are read). A follow-up such as
+        "그 사업은 언제까지 진행돼?" is then read in it ("context_note" says how); malformed history is an error.
 
         Returns Answer.to_json() plus "k" and "mode": {"question", "answer", "found", "confidence",
         "citations": [{"text", "score", "doc_id", "title", "source", "start", "end", "chunk_id", "scores", "meta"}],
-        "highlights": [[citation_index, start, end]], "k", "mode"}.
+        "highlights": [[citation_index, start, end]], "direct", "direct_span", "kind", "context_note", "used",
+        "resolved_question", "k", "mode"}.
         """
         try:
-            return ask_json(_current(retriever), question, k, mode)
+            return ask_json(_current(retriever), question, k, mode, history)
         except UserInputError as exc:
             raise _user_error(str(exc)) from None
         except Exception:
@@ -404,29 +536,42 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
     with gr.Blocks(title="문서 질의응답", analytics_enabled=False) as demo:
         state = gr.State(_new_state())
         header = gr.HTML(_header_html(retriever))
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=7, min_width=380):
+        # on a phone the columns stack; app.css then puts the sources right after the question box (before the
+        # examples and settings of the first column)
+        with gr.Row(equal_height=False, elem_id="main-row"):
+            with gr.Column(scale=7, min_width=380, elem_id="chat-col"):
                 chatbot = gr.Chatbot(
                     label="대화",
+                    show_label=False,  # the label floated over the first message
                     elem_id="chat",
                     height=560,
+                    autoscroll=False,  # the page's script shows the start of each new answer instead of its end
                     sanitize_html=True,
                     render_markdown=True,
                     latex_delimiters=[],
                     line_breaks=False,
                     feedback_options=("Like", "Dislike"),
-                    buttons=["copy"],
+                    buttons=[],  # each answer has its own "복사" (Gradio's copies the HTML)
                     placeholder=(
                         "<div style='text-align:center'><b>무엇이든 물어보세요</b><br>"
                         "<span class='muted'>예: 광주 AI 집적단지 2022년 예산 얼마야?</span></div>"
                     ),
                 )
-                with gr.Row(equal_height=True):
+                with gr.Group(visible=False, elem_id="feedback-box") as feedback_box:
+                    feedback_note = gr.HTML("", elem_id="feedback-note")
+                    with gr.Row(equal_height=True):
+                        reason = gr.Textbox(label="이유", show_label=False, placeholder="이유 (선택)",
+                                            elem_id="feedback-reason", scale=6, lines=1, max_lines=3,
+                                            max_length=MAX_REASON_CHARS)
+                        reason_send = gr.Button("이유 보내기", scale=1, min_width=96, elem_id="feedback-send")
+                with gr.Row(equal_height=True, elem_id="ask-row"):
                     question = gr.Textbox(
-                        show_label=False, placeholder="문서에 대해 질문을 입력하고 Enter를 누르세요",
-                        elem_id="question", scale=8, lines=1, max_lines=4, max_length=1000, autofocus=True,
+                        label="질문", show_label=False, placeholder="문서에 대해 질문하세요",
+                        elem_id="question", scale=8, lines=1, max_lines=4, max_length=MAX_QUESTION_CHARS,
+                        autofocus=True,
                     )
                     send = gr.Button("질문하기", variant="primary", scale=1, min_width=96, elem_id="send")
+                gr.HTML(question_counter_html(MAX_QUESTION_CHARS), elem_id="question-counter")
                 examples_ds = gr.Dataset(visible=bool(examples),
                     label="예시 질문 (누르면 바로 물어봅니다)", components=["textbox"], samples=[[q] for q in examples] or [[""]],
                     type="values", elem_id="example-questions", samples_per_page=len(examples) or 1,
@@ -455,7 +600,7 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
                                                         interactive=True)
                             remove_btn = gr.Button("삭제", variant="stop", elem_id="remove-upload", scale=1,
                                                    min_width=80)
-            with gr.Column(scale=5, min_width=320):
+            with gr.Column(scale=5, min_width=320, elem_id="sources-col"):
                 sources = gr.HTML(empty_panel_html(len(docs), n_chunks), elem_id="sources-panel", js_on_load=SCROLL_JS)
 
         chat_inputs = [question, state, k_slider, mode_radio, show_scores]
@@ -467,8 +612,14 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
                           show_progress_on=[chatbot], **common)
         show_scores.change(rerender, [state, show_scores], [chatbot, sources, state], **common)
         chatbot.select(select_message, [state, show_scores], [sources, state], **common)
-        chatbot.like(vote, [state], None, queue=False, api_visibility="private")
-        chatbot.clear(clear, None, [question, sources, state], **common)
+        # queued, so that the confirmation reaches the page
+        chatbot.like(vote, [state], [feedback_box, feedback_note, reason, state], api_visibility="private",
+                     show_progress="hidden")
+        reason.submit(send_reason, [reason, state], [feedback_note, reason], api_visibility="private",
+                      show_progress="hidden")
+        reason_send.click(send_reason, [reason, state], [feedback_note, reason], api_visibility="private",
+                          show_progress="hidden")
+        chatbot.clear(clear, None, [question, sources, state, feedback_box], **common)
         gr.api(api_ask, api_name="ask")
         documents = [header, docs_box, docs_list, remove_choice, examples_ds, sources]
         if uploads:
@@ -490,7 +641,7 @@ def launch_app(demo: gr.Blocks, *, host: str = DEFAULT_HOST, port: int | None = 
                prevent_thread_lock: bool = False, quiet: bool = False) -> tuple[Any, str, str]:
     """Queue and launch with safe defaults: local address unless ``host``, no extra file paths, small uploads
     (1 MB; the upload cap when the chat takes documents), no error details to users, bounded concurrency, local
-    fonts."""
+    fonts, the page's script (:data:`PAGE_JS`) and Korean for Gradio's own labels (:data:`I18N`)."""
     demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_MAX_SIZE)
     return demo.launch(
         server_name=host or DEFAULT_HOST,
@@ -507,4 +658,6 @@ def launch_app(demo: gr.Blocks, *, host: str = DEFAULT_HOST, port: int | None = 
         footer_links=["api"],
         theme=THEME,
         css=CSS,
+        js=PAGE_JS,
+        i18n=I18N,
     )

@@ -13,13 +13,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "CITE_HINT",
     "CLOSEST",
     "MODE_LABELS",
+    "MORE",
     "NOT_FOUND",
+    "RELATED",
+    "AnswerParts",
+    "Segment",
     "answer_message_html",
+    "answer_parts",
+    "answer_plain_text",
+    "card_id",
     "document_html",
     "empty_panel_html",
     "esc",
@@ -28,14 +37,20 @@ __all__ = [
     "paragraph_of",
     "passage_html",
     "position_text",
+    "question_counter_html",
     "sources_panel_html",
+    "used_citations",
     "user_message_html",
 ]
 
 NOT_FOUND = "문서에서 답을 찾지 못했습니다"
+NOT_FOUND_SENTENCE = NOT_FOUND + "."
 CLOSEST = "가장 가까운 구절"
-# list bullets that start a sentence in press releases ("- ", "○ ", "□ ", "* ", "1) "): not part of an answer
-_LEAD_MARK = re.compile(r"^(?:[-*•·○●□■◇◆▶▷※ㅇ>]+|\(?\d{1,2}[).])\s+")
+RELATED = "관련 있을 수 있는 내용"
+ANSWER_PASSAGE = "답이 있는 구절"
+MORE = "더 보기"
+CITE_HINT = "[번호]를 누르면 그 근거 구절을 출처 목록에서 보여 드립니다."
+_BULLET = re.compile(r"^\s*•\s*")
 MODE_LABELS = {"hybrid": "하이브리드", "bm25": "키워드", "dense": "의미"}
 
 # HTML specials, and characters that markdown, LaTeX or a template engine could read as syntax, as entities
@@ -143,63 +158,283 @@ def user_message_html(question: str) -> str:
     return f'<div class="korag-question">{esc(question)}</div>'
 
 
-def _answer_sentences(answer: Any, docs: dict[str, dict[str, Any]]) -> str:
-    """The answer sentence(s), each followed by its citation mark [n]."""
+# ------------------------------------------------------------------------------------------- answer text
+@dataclass(frozen=True)
+class Segment:
+    """A run of an answer's text: a cited sentence piece (``cite`` its citation index, ``start`` its document
+    offset) or text between pieces (``cite`` None: the direct answer, list bullets, labels, spaces)."""
+
+    text: str
+    cite: int | None = None
+    start: int = 0
+
+
+def used_citations(answer: Any) -> list[int]:
+    """Indices of the citations the answer's sentences come from (``Answer.used``; for an answer made without
+    it, the citations of its highlights, else the first)."""
+    n = len(answer.citations)
+    used = sorted({int(i) for i in (getattr(answer, "used", None) or []) if 0 <= int(i) < n})
+    if not used:
+        used = sorted({int(h[0]) for h in answer.highlights if 0 <= int(h[0]) < n})
+    if not used and n and answer.found:
+        used = [0]
+    return used
+
+
+def _piece_texts(answer: Any, docs: dict[str, dict[str, Any]]) -> list[tuple[int, int, str]]:
+    """``(citation, start, text)`` of each highlighted piece, in the answer's order."""
     out = []
     for ci, s, e in answer.highlights:
-        hit = answer.citations[ci] if 0 <= ci < len(answer.citations) else None
-        doc = docs.get(hit.doc_id) if hit is not None else None
-        if doc is None:
+        ci, s, e = int(ci), int(s), int(e)
+        if not 0 <= ci < len(answer.citations):
             continue
-        sentence = _LEAD_MARK.sub("", " ".join(doc["text"][s:e].split()))
-        out.append(f'{esc(sentence)} <sup class="cite">[{ci + 1}]</sup>')
-    if not out and answer.text:  # no spans: the text as a whole, from the first citation
-        out.append(f'{esc(_LEAD_MARK.sub("", " ".join(answer.text.split())))} <sup class="cite">[1]</sup>')
-    return " ".join(out)
+        hit = answer.citations[ci]
+        doc_text = (docs.get(hit.doc_id) or {}).get("text")
+        if isinstance(doc_text, str) and 0 <= s < e <= len(doc_text):
+            out.append((ci, s, doc_text[s:e]))
+        elif hit.start <= s < e <= hit.end:
+            out.append((ci, s, hit.text[s - hit.start:e - hit.start]))
+    return out
 
 
-def _source_list(answer: Any) -> str:
-    """Citations grouped by document: '[1] [3] title — publisher · date'."""
-    groups: dict[str, list[int]] = {}
-    for i, hit in enumerate(answer.citations):
-        groups.setdefault(hit.doc_id, []).append(i)
-    items = []
-    for idxs in groups.values():
-        hit = answer.citations[idxs[0]]
-        meta = _meta_line(hit)
-        marks = " ".join(f'<span class="cite">[{i + 1}]</span>' for i in idxs)
-        pages = sorted({p for p in (answer.citations[i].page for i in idxs) if p})
-        where = f' <span class="muted">(p. {", ".join(map(str, pages))})</span>' if pages else ""
-        items.append(
-            f"<li>{marks} {esc(hit.title)}{where}"
-            + (f' <span class="muted">— {esc(meta)}</span>' if meta else "")
-            + "</li>"
-        )
-    return f'<ul class="ans-sources">{"".join(items)}</ul>'
+def _segments(text: str, pieces: list[tuple[int, int, str]]) -> list[Segment]:
+    """``text`` cut into the pieces it holds (found in order) and the text between them."""
+    segs: list[Segment] = []
+    pos = 0
+    for ci, start, ptext in pieces:
+        if not ptext.strip():
+            continue
+        j = text.find(ptext, pos)
+        if j < 0:
+            continue
+        if j > pos:
+            segs.append(Segment(text[pos:j]))
+        segs.append(Segment(ptext, ci, start))
+        pos = j + len(ptext)
+    if pos < len(text):
+        segs.append(Segment(text[pos:]))
+    return segs
 
 
-def answer_message_html(answer: Any, docs: dict[str, dict[str, Any]], *, show_scores: bool = False, mode: str = "hybrid") -> str:
-    """The assistant's chat message for ``answer`` (one line of HTML, no blank lines)."""
-    foot = ""
-    if show_scores:
-        foot = (f'<div class="ans-foot muted">근거 일치도 {answer.confidence:.0%} · '
-                f'검색 {esc(MODE_LABELS.get(mode, mode))} · 구절 {len(answer.citations)}개</div>')
-    if answer.found and answer.citations:
-        body = (
-            f'<div class="ans-text">{_answer_sentences(answer, docs)}</div>'
-            f'<div class="ans-label">출처</div>{_source_list(answer)}'
-            f'<div class="ans-hint muted">구절과 원문은 오른쪽 ‘출처’ 패널에서 볼 수 있습니다.</div>'
-        )
-        return f'<div class="korag-answer found">{body}{foot}</div>'
+def _lines(segs: list[Segment]) -> list[list[Segment]]:
+    """Segments by line: uncited text breaks at its newlines (a cited piece never does); blank lines dropped."""
+    lines: list[list[Segment]] = [[]]
+    for sg in segs:
+        if sg.cite is not None:
+            lines[-1].append(sg)
+            continue
+        for k, part in enumerate(sg.text.split("\n")):
+            if k:
+                lines.append([])
+            if part:
+                lines[-1].append(Segment(part))
+    return [ln for ln in lines if any(s.text.strip() for s in ln)]
+
+
+def _strip_bullet(line: list[Segment]) -> list[Segment]:
+    """The line without the "• " that opens a digest or related-content line."""
+    if line and line[0].cite is None:
+        rest = _BULLET.sub("", line[0].text, count=1)
+        return ([Segment(rest)] if rest else []) + line[1:]
+    return line
+
+
+@dataclass(frozen=True)
+class AnswerParts:
+    """An answer's text in the shape it is shown: ``lead`` (the direct answer, or the not-found message),
+    ``lines`` (sentences: one paragraph, or one bullet each for a digest and for related content)."""
+
+    kind: str
+    lead: str | None
+    lines: list[list[Segment]]
+    bullets: bool
+
+
+def answer_parts(answer: Any, docs: dict[str, dict[str, Any]]) -> AnswerParts:
+    """Split ``answer.text`` by its ``kind`` into the lead line and the cited sentences (see ``Answer``)."""
+    text = answer.text or ""
+    kind = getattr(answer, "kind", None) or ("sentence" if answer.found else "not_found")
+    lead: str | None = None
+    direct = getattr(answer, "direct", None)
+    if kind == "factoid" and direct and text.startswith(direct):
+        lead, text = direct, text[len(direct):]
+    elif kind == "not_found":  # the message (naming what is missing), then the related sentences
+        first, _, rest = text.partition("\n")
+        lead, text = (first.strip() or NOT_FOUND_SENTENCE), rest
+    elif not answer.found:  # an answer without a kind: its text is the closest sentence
+        lead = NOT_FOUND_SENTENCE
+    lines = _lines(_segments(text, _piece_texts(answer, docs)))
+    lines = [ln for ln in lines if "".join(s.text for s in ln).strip().rstrip(":") != RELATED]
+    bullets = kind in ("digest", "not_found") or (not answer.found)
+    if bullets:
+        lines = [_strip_bullet(ln) for ln in lines]
+    elif lines:  # one paragraph: the sentences of a factoid or sentence answer, in order
+        lines = [[sg for ln in lines for sg in ([Segment(" ")] if ln is not lines[0] else []) + ln]]
+    return AnswerParts(kind, lead, lines, bullets)
+
+
+def card_id(anchor: str, i: int) -> str:
+    """The element id of citation ``i``'s card in the source panel of the answer ``anchor`` ("m3")."""
+    return f"korag-src-{anchor}-{i + 1}"
+
+
+def _cite_mark(anchor: str, i: int, *, raised: bool = True) -> str:
+    """A clickable [n] (raised after a sentence, inline in the source list): its link targets the card (the page's
+    script opens, scrolls to and highlights it; without the script the link jumps to it)."""
+    link = f'<a class="cite" href="#{card_id(anchor, i)}" role="button" title="{i + 1}번 근거 구절 보기">[{i + 1}]</a>'
+    return f'<sup class="cite-wrap">{link}</sup>' if raised else link
+
+
+def _bold_span(answer: Any, sg: Segment) -> tuple[int, int] | None:
+    """The direct answer's place in a cited piece, as offsets into the piece, when ``direct_span`` lies in it."""
+    span = getattr(answer, "direct_span", None)
+    if not span or sg.cite is None or int(span[0]) != sg.cite:
+        return None
+    s, e = int(span[1]) - sg.start, int(span[2]) - sg.start
+    return (s, e) if 0 <= s < e <= len(sg.text) else None
+
+
+def _line_html(answer: Any, line: list[Segment], anchor: str) -> str:
+    """One line of an answer: its pieces, the direct answer in bold, a mark [n] after the last piece of each run
+    of pieces from one citation."""
+    out = []
+    cited = [k for k, sg in enumerate(line) if sg.cite is not None]
+    for k, sg in enumerate(line):
+        bold = _bold_span(answer, sg)
+        if bold:
+            s, e = bold
+            out.append(f'{esc(sg.text[:s])}<strong class="ans-direct-in">{esc(sg.text[s:e])}</strong>{esc(sg.text[e:])}')
+        else:
+            out.append(esc(sg.text))
+        if sg.cite is not None:
+            nxt = next((j for j in cited if j > k), None)
+            between = "".join(x.text for x in line[k + 1:nxt]) if nxt is not None else ""
+            if nxt is None or line[nxt].cite != sg.cite or between.strip():
+                out.append(_cite_mark(anchor, sg.cite))
+    return "".join(out)
+
+
+def _line_text(line: list[Segment]) -> str:
+    """A line as plain text with its marks [n] (as :func:`_line_html` places them)."""
+    out = []
+    cited = [k for k, sg in enumerate(line) if sg.cite is not None]
+    for k, sg in enumerate(line):
+        out.append(sg.text)
+        if sg.cite is not None:
+            nxt = next((j for j in cited if j > k), None)
+            between = "".join(x.text for x in line[k + 1:nxt]) if nxt is not None else ""
+            if nxt is None or line[nxt].cite != sg.cite or between.strip():
+                out.append(f" [{sg.cite + 1}]")
+    return " ".join("".join(out).split())
+
+
+def _where(hit: Any, docs: dict[str, dict[str, Any]]) -> str:
+    """Where a passage is, short: 'p. 3 · 5번째 문단' (the page only for paged documents)."""
+    page = getattr(hit, "page", None)
+    doc_text = (docs.get(hit.doc_id) or {}).get("text")
+    para = f"{fmt_int(paragraph_of(doc_text, hit.start)[0])}번째 문단" if isinstance(doc_text, str) and doc_text else ""
+    return " · ".join(x for x in (f"p. {page}" if page else "", para) if x)
+
+
+def _source_item(hit: Any, i: int, anchor: str, docs: dict[str, dict[str, Any]]) -> str:
+    meta = _meta_line(hit)
+    where = _where(hit, docs)
+    return (f'<li>{_cite_mark(anchor, i, raised=False)} {esc(hit.title)}'
+            + (f' <span class="muted">({esc(where)})</span>' if where else "")
+            + (f' <span class="muted">— {esc(meta)}</span>' if meta else "") + "</li>")
+
+
+def _source_list(answer: Any, used: list[int], anchor: str, docs: dict[str, dict[str, Any]]) -> str:
+    """The used citations, one line each ('[1] title (p. 3 · 5번째 문단) — publisher · date'); the others under
+    '더 보기'."""
+    items = "".join(_source_item(answer.citations[i], i, anchor, docs) for i in used)
+    rest = [i for i in range(len(answer.citations)) if i not in used]
+    more = ""
+    if rest:
+        more = (f'<details class="ans-more"><summary>{MORE} · 관련 구절 {len(rest)}개</summary><ul class="ans-sources">'
+                + "".join(_source_item(answer.citations[i], i, anchor, docs) for i in rest) + "</ul></details>")
+    return f'<ul class="ans-sources">{items}</ul>{more}'
+
+
+def answer_plain_text(answer: Any, docs: dict[str, dict[str, Any]]) -> str:
+    """The answer as plain text with its marks [n] and the list of the sources they point to (what "복사" copies)."""
+    parts = answer_parts(answer, docs)
+    used = used_citations(answer)
+    out = [f"질문: {' '.join(str(answer.question).split())}"]
+    note = getattr(answer, "context_note", None)
+    if note:
+        out.append(f"({note})")
+    if parts.lead:
+        out.append(parts.lead)
+    if parts.bullets and parts.lines and not answer.found:
+        out.append(f"{RELATED}:")
+    for line in parts.lines:
+        out.append(("• " if parts.bullets else "") + _line_text(line))
+    if not parts.lines and not parts.lead and answer.text:
+        out.append(" ".join(answer.text.split()))
+    if used:
+        out.append("")
+        out.append("출처" if answer.found else CLOSEST)
+        for i in used:
+            hit = answer.citations[i]
+            extra = " · ".join(x for x in (_where(hit, docs), _meta_line(hit), str(hit.source)) if x)
+            out.append(f"[{i + 1}] {' '.join(str(hit.title).split())}" + (f" ({extra})" if extra else ""))
+    return "\n".join(out)
+
+
+def answer_message_html(answer: Any, docs: dict[str, dict[str, Any]], *, show_scores: bool = False,
+                        mode: str = "hybrid", anchor: str = "a") -> str:
+    """The assistant's chat message for ``answer`` (one line of HTML, no blank lines).
+
+    By the answer's ``kind``: a factoid's direct answer first, in bold (and bold inside its sentence); a
+    digest as a bulleted list; a not-found answer's message first, set apart, then the closest sentences under
+    "관련 있을 수 있는 내용". Every sentence ends with its clickable mark [n]; a follow-up's ``context_note``
+    comes first. Then the used sources (the others under "더 보기") and a "복사" button, which copies
+    :func:`answer_plain_text`. ``anchor`` names the answer's source cards (:func:`card_id`).
+    """
+    parts = answer_parts(answer, docs)
+    used = used_citations(answer)
+    blocks = []
+    note = getattr(answer, "context_note", None)
+    if note:
+        blocks.append(f'<div class="ans-context">{esc(note)}</div>')
+    found = bool(answer.found)
+    if not found:
+        blocks.append(f'<div class="ans-notfound" role="status">{esc(parts.lead or NOT_FOUND_SENTENCE)}</div>')
+    elif parts.lead:
+        blocks.append(f'<div class="ans-direct"><strong>{esc(parts.lead)}</strong></div>')
+    if parts.lines:
+        if parts.bullets:
+            if not found:
+                blocks.append(f'<div class="ans-label">{RELATED}</div>')
+            items = "".join(f"<li>{_line_html(answer, ln, anchor)}</li>" for ln in parts.lines)
+            blocks.append(f'<ul class="ans-list{" ans-related" if not found else ""}">{items}</ul>')
+        else:
+            blocks.append(f'<div class="ans-text">{_line_html(answer, parts.lines[0], anchor)}</div>')
+    elif found and answer.text:  # no piece found in the text: the text as a whole, from the first citation
+        text = esc(" ".join(answer.text.split()))
+        blocks.append(f'<div class="ans-text">{text}{_cite_mark(anchor, used[0]) if used else ""}</div>')
     if answer.citations:
-        body = (
-            f'<div class="ans-notfound">{NOT_FOUND}.</div>'
-            f'<div class="ans-label">{CLOSEST}</div>{_source_list(answer)}'
-            f'<div class="ans-hint muted">질문과 가장 가까운 구절을 오른쪽 패널에 보여 드립니다. 질문을 바꿔 다시 물어보세요.</div>'
-        )
-    else:
-        body = f'<div class="ans-notfound">{NOT_FOUND}.</div><div class="ans-hint muted">관련된 구절도 없습니다. 다른 낱말로 물어보세요.</div>'
-    return f'<div class="korag-answer notfound">{body}{foot}</div>'
+        label = "출처" if found else CLOSEST
+        blocks.append(f'<div class="ans-label">{label}</div>{_source_list(answer, used, anchor, docs)}')
+        blocks.append(f'<div class="ans-hint muted">{CITE_HINT}</div>')
+    elif not found:
+        blocks.append('<div class="ans-hint muted">관련된 구절도 없습니다. 다른 낱말로 물어보세요.</div>')
+    if show_scores:
+        blocks.append(f'<div class="ans-foot muted">근거 일치도 {answer.confidence:.0%} · '
+                      f'검색 {esc(MODE_LABELS.get(mode, mode))} · 구절 {len(answer.citations)}개</div>')
+    blocks.append('<div class="ans-tools"><button type="button" class="ans-copy" title="답과 출처를 글로 복사">복사</button>'
+                  f'<pre class="ans-copytext" hidden>{esc(answer_plain_text(answer, docs))}</pre></div>')
+    cls = "found" if found else "notfound"
+    kind = parts.kind.replace("_", "-") if re.fullmatch(r"[a-z_]{1,20}", parts.kind) else "other"
+    return f'<div class="korag-answer {cls} kind-{kind}">{"".join(blocks)}</div>'.replace("\n", "&#10;")
+
+
+def question_counter_html(limit: int) -> str:
+    """The line under the question box: the character count (kept up to date by the page's script) and the notice
+    shown when a question reaches ``limit`` characters (the box takes no more)."""
+    return (f'<div class="q-meta"><span class="q-limit" role="status" hidden>질문은 {fmt_int(limit)}자까지 입력할 수 '
+            f'있습니다. 넘는 부분은 들어가지 않습니다.</span><span class="q-count" aria-live="polite">0 / {fmt_int(limit)}자</span></div>')
 
 
 def empty_panel_html(n_docs: int, n_chunks: int) -> str:
@@ -213,42 +448,60 @@ def empty_panel_html(n_docs: int, n_chunks: int) -> str:
     )
 
 
-def sources_panel_html(answer: Any, docs: dict[str, dict[str, Any]], *, show_scores: bool = False) -> str:
-    """The side panel: one card per citation, with the highlighted passage and the whole document."""
+def _card_html(answer: Any, docs: dict[str, dict[str, Any]], i: int, label: str, highlights: Sequence[Sequence[int]],
+               anchor: str, show_scores: bool) -> str:
+    hit = answer.citations[i]
+    doc = docs.get(hit.doc_id) or {}
+    doc_text = doc.get("text") or ""
+    meta = _meta_line(hit)
+    note = (hit.meta or {}).get("note")
+    card = [
+        f'<article class="src-card{" cited" if label == ANSWER_PASSAGE else ""}" id="{card_id(anchor, i)}" '
+        f'data-source="{esc(hit.source)}">',
+        f'<div class="src-title"><span class="src-num">[{i + 1}]</span> {esc(hit.title)}</div>',
+        f'<div class="src-meta">{esc(meta) if meta else ""}'
+        f'{" · " if meta else ""}<span class="src-file">{esc(hit.source)}</span></div>',
+        f'<div class="src-pos"><span class="src-label">{label}</span> '
+        f'{esc(position_text(doc_text, hit.start, hit.end, getattr(hit, "page", None)))}</div>',
+    ]
+    if show_scores:
+        card.append(f'<div class="src-scores">{esc(_score_line(hit))}</div>')
+    card.append(f'<blockquote class="src-passage">{passage_html(hit, highlights, i)}</blockquote>')
+    if note:
+        card.append(f'<div class="src-note">참고: {esc(note)}</div>')
+    if doc_text:
+        card.append(
+            f'<details class="src-doc"><summary>원문 보기 <span class="muted">(전체 {fmt_int(len(doc_text))}자)</span></summary>'
+            f'<div class="doc-text">{document_html(doc_text, hit, highlights, i)}</div></details>'
+        )
+    card.append("</article>")
+    return "".join(card)
+
+
+def sources_panel_html(answer: Any, docs: dict[str, dict[str, Any]], *, show_scores: bool = False,
+                       anchor: str = "a") -> str:
+    """The source panel: a card per citation the answer uses (its sentences highlighted, the whole document a
+    click away), the other passages under "더 보기". Card ids follow :func:`card_id` for the marks [n]."""
     if not answer.citations:
         return f'<div class="korag-sources"><div class="src-head notfound">{NOT_FOUND}</div></div>'
+    used = used_citations(answer)
+    rest = [i for i in range(len(answer.citations)) if i not in used]
     if answer.found:
-        head = f'<div class="src-head">출처 · 근거 구절 {len(answer.citations)}개</div>'
+        head = f'<div class="src-head">출처 · 근거 구절 {len(used)}개</div>'
     else:
-        head = (f'<div class="src-head notfound">{NOT_FOUND} — {CLOSEST} {len(answer.citations)}개</div>')
+        head = f'<div class="src-head notfound">{NOT_FOUND} — {CLOSEST} {len(used) or len(rest)}개</div>'
     q = f'<div class="src-question">질문: {esc(answer.question)}</div>'
-    # a not-found answer's best sentence is no answer: show the closest passages without highlights
+    note = getattr(answer, "context_note", None)
+    if note:
+        q += f'<div class="src-context">{esc(note)}</div>'
+    # a not-found answer's sentences are no answer: the closest passages are shown without highlights
     highlights = answer.highlights if answer.found else []
-    cards = []
-    for i, hit in enumerate(answer.citations):
-        doc = docs.get(hit.doc_id) or {}
-        doc_text = doc.get("text") or ""
-        meta = _meta_line(hit)
-        note = (hit.meta or {}).get("note")
-        label = "답이 있는 구절" if (answer.found and any(int(h[0]) == i for h in highlights)) else (
-            CLOSEST if not answer.found else "관련 구절")
-        card = [
-            f'<article class="src-card{" cited" if label == "답이 있는 구절" else ""}" data-source="{esc(hit.source)}">',
-            f'<div class="src-title"><span class="src-num">[{i + 1}]</span> {esc(hit.title)}</div>',
-            f'<div class="src-meta">{esc(meta) if meta else ""}'
-            f'{" · " if meta else ""}<span class="src-file">{esc(hit.source)}</span></div>',
-            f'<div class="src-pos"><span class="src-label">{label}</span> {esc(position_text(doc_text, hit.start, hit.end, getattr(hit, "page", None)))}</div>',
-        ]
-        if show_scores:
-            card.append(f'<div class="src-scores">{esc(_score_line(hit))}</div>')
-        card.append(f'<blockquote class="src-passage">{passage_html(hit, highlights, i)}</blockquote>')
-        if note:
-            card.append(f'<div class="src-note">참고: {esc(note)}</div>')
-        if doc_text:
-            card.append(
-                f'<details class="src-doc"><summary>원문 보기 <span class="muted">(전체 {fmt_int(len(doc_text))}자)</span></summary>'
-                f'<div class="doc-text">{document_html(doc_text, hit, highlights, i)}</div></details>'
-            )
-        card.append("</article>")
-        cards.append("".join(card))
-    return f'<div class="korag-sources">{head}{q}{"".join(cards)}</div>'
+    first = [_card_html(answer, docs, i, ANSWER_PASSAGE if answer.found else CLOSEST, highlights, anchor, show_scores)
+             for i in used]
+    others = [_card_html(answer, docs, i, "관련 구절" if answer.found else CLOSEST, highlights, anchor, show_scores)
+              for i in rest]
+    if not first:  # nothing marked as used: every passage in view
+        first, others = others, []
+    more = (f'<details class="src-more"><summary>{MORE} · 관련 구절 {len(others)}개</summary>{"".join(others)}</details>'
+            if others else "")
+    return f'<div class="korag-sources" data-answer="{esc(anchor)}">{head}{q}{"".join(first)}{more}</div>'
