@@ -305,6 +305,7 @@ def test_counter_copy_feedback_and_a_new_conversation(browser, chat_app) -> None
         assert "기준으로 찾았습니다" in _answer(page, 1).locator(".ans-context").inner_text()
         page.locator('#chat button[aria-label="대화 지우기"]').first.click()
         page.wait_for_function("() => !document.querySelector('#chat .korag-answer')")
-        assert not page.locator("#feedback-box").is_visible()
+        # hidden (Gradio may keep the old node for a moment while it re-renders the group: every copy is hidden)
+        page.wait_for_function("() => [...document.querySelectorAll('#feedback-box')].every((e) => !e.checkVisibility())")
         _ask(page, SESSION[1])
         assert _answer(page, 0).locator(".ans-context").count() == 0

@@ -128,6 +128,9 @@ _KOREAN_LABELS = {
     "chatbot.dislike": "싫어요", "chatbot.clear": "대화 지우기", "chatbot.retry": "다시 시도", "chatbot.undo": "실행 취소",
     "chatbot.edit": "편집", "chatbot.submit": "보내기", "chatbot.cancel": "취소", "chatbot.complete": "완료",
     "common.clear": "지우기", "common.loading": "불러오는 중", "common.error": "오류", "common.settings": "설정",
+    # shown for a moment by the progress tracker; Gradio 6.31 has no translation for it and shows the key
+    "common.complete": "완료", "common.progress": "진행", "common.upload": "올리기", "common.remove": "삭제",
+    "common.download": "내려받기",
     "errors.use_via_api": "API로 사용하기",
 }
 I18N = gr.I18n(ko=dict(_KOREAN_LABELS), en=dict(_KOREAN_LABELS))
