@@ -50,17 +50,14 @@ def chromium_ok() -> None:
 
 
 @pytest.fixture(scope="module")
-def app(chromium_ok, tmp_path_factory: pytest.TempPathFactory):
+def app(chromium_ok, seed_index: Path, tmp_path_factory: pytest.TempPathFactory):
     from conftest import launch_local
 
-    from indexer import build_index
     from retriever import Retriever
     from ui.app import create_app
 
     root = tmp_path_factory.mktemp("browser")
-    index = root / "index"
-    build_index(REPO / "corpus", index, progress=False)
-    retriever = Retriever.load(index)
+    retriever = Retriever.load(seed_index)  # the session's index of corpus/ (read only: no uploads here)
     feedback = root / "feedback.jsonl"
     demo = create_app(retriever, feedback_path=feedback)
     url = launch_local(demo)

@@ -1,7 +1,7 @@
 """A chat people trust (issue #16), in a real headless Chromium: one session of six questions, marks [n] that show
 their source card, the answer shapes, the layout on a wide screen and on a phone, Korean labels only.
 
-Its own server over a temporary index of corpus/ (the bundled default model, as tests/test_browser.py). Offline
+Its own server over the session's index of corpus/ (conftest seed_index: the bundled default model). Offline
 like tests/test_browser.py (requests to other hosts are blocked). Keeps its screenshots in artifacts/:
 chat-1366x900.png and chat-390x844.png (the viewport), and the same with -full (the whole page).
 """
@@ -44,17 +44,14 @@ ALLOWED_WORDS = {"API", "AI"}  # the footer's "API로 사용하기"; "AI" as Kor
 
 
 @pytest.fixture(scope="module")
-def chat_app(chromium_ok, tmp_path_factory: pytest.TempPathFactory):  # noqa: F811
+def chat_app(chromium_ok, seed_index: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: F811
     from conftest import launch_local
 
-    from indexer import build_index
     from retriever import Retriever
     from ui.app import create_app
 
     root = tmp_path_factory.mktemp("browser-chat")
-    index = root / "index"
-    build_index(REPO / "corpus", index, progress=False)
-    retriever = Retriever.load(index)
+    retriever = Retriever.load(seed_index)  # the session's index of corpus/ (read only: no uploads here)
     feedback = root / "feedback.jsonl"
     demo = create_app(retriever, feedback_path=feedback)
     url = launch_local(demo)
