@@ -38,6 +38,10 @@ class AnalyzerConfig:
     userdict: tuple[tuple[str, str, float], ...] = field(default_factory=tuple)  # (form, tag, score)
     stopwords: tuple[str, ...] = DEFAULT_STOPWORDS  # terms (after lemmatisation) never indexed
     synonyms: tuple[tuple[str, ...], ...] = field(default_factory=tuple)  # groups of equivalent terms
+    # an adverb of two or more syllables that 하다 makes a verb or adjective ("주춤하다", "출렁했다", "가득한") is
+    # indexed like the roots Kiwi tags XR ("꾸준한" -> 꾸준): Kiwi tags these MAG + XSV/XSA, and adverbs are not
+    # indexed, so "주춤한 이유" found nothing that was "주춤한 모습". One syllable (잘하다, 못하다) says too little.
+    adverb_roots: bool = True
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -55,6 +59,7 @@ class AnalyzerConfig:
             userdict=tuple((str(f), str(t), float(s)) for f, t, s in d.get("userdict", [])),
             stopwords=tuple(d.get("stopwords", DEFAULT_STOPWORDS)),
             synonyms=tuple(tuple(str(x) for x in g) for g in d.get("synonyms", [])),
+            adverb_roots=bool(d.get("adverb_roots", False)),  # indexes from before it analysed without it
         )
 
 
@@ -166,9 +171,13 @@ class KoreanAnalyzer:
         prev = None  # previous noun token, for joined compounds
         before: Any = None  # previous token of any kind (a kiwipiepy Token)
         last: Any
-        for tok in tokens:
+        toks = list(tokens)
+        for i, tok in enumerate(toks):
             last, before = before, tok
             tag = tok.tag.split("-", 1)[0] if tok.tag.startswith(("VV", "VA")) else tok.tag
+            if tag == "MAG" and self.config.adverb_roots and len(tok.form) >= 2 and i + 1 < len(toks) \
+                    and toks[i + 1].tag in ("XSV", "XSA") and toks[i + 1].start == tok.start + tok.len:
+                tag = "XR"  # 주춤/MAG + 하/XSV: the root of 주춤하다
             if tag not in self._tags or (not predicates and tag in ("VV", "VA")):
                 prev = None
                 continue

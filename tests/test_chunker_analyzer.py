@@ -84,6 +84,19 @@ def test_analyzer_numbers_and_english(analyzer: KoreanAnalyzer) -> None:
     assert analyzer.analyze("   ") == []
 
 
+def test_analyzer_indexes_adverbs_made_verbs_by_hada(analyzer: KoreanAnalyzer) -> None:
+    # Kiwi: 주춤/MAG + 하/XSV; the question and the release's sentence must share the term
+    question = analyzer.analyze("2024년 1분기 해외직접투자가 주춤한 이유는 뭐야?")
+    sentence = analyzer.analyze("직전분기 회복세에서 주춤한 모습인데 이는 고금리 기조 지속에 기인한다")
+    assert "주춤" in question and "주춤" in sentence
+    assert "출렁" in analyzer.analyze("증시가 출렁했다") and "가득" in analyzer.analyze("흔적이 가득한 시체")
+    assert analyzer.analyze("잘했다") == [] and "많이" not in analyzer.analyze("많이 했다")  # one syllable; a free adverb
+    # an index from before the setting analysed without it, and keeps doing so
+    old = KoreanAnalyzer(AnalyzerConfig.from_json({k: v for k, v in AnalyzerConfig().to_json().items()
+                                                   if k != "adverb_roots"}))
+    assert "주춤" not in old.analyze("주춤한 이유")
+
+
 @pytest.mark.slow
 def test_userdict_words_indexed_whole_and_split(tmp_path: Path) -> None:
     p = tmp_path / "userdict.tsv"
