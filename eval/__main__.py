@@ -5,6 +5,8 @@
     python -m eval --squad KorQuAD_v1.0_dev.json --json k.json
     python -m eval --beir msmarco-kor-dev                 # qrels/test.tsv, or qrels/dev.tsv when there is no test
     python -m eval --check                           # fail when a metric drops below eval/expected.json
+    python -m eval --index milvus://127.0.0.1:19530/seed      # the same, on an index on a Milvus server
+    python -m eval --squad KorQuAD_v1.0_dev.json --keep kq --milvus 127.0.0.1:19530   # dataset index served by Milvus
 
 With the seed QA set, the conversations of eval/conversations.jsonl (same split) are scored too: follow-up turns
 asked with the turns before them as history, and turns that change the topic.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import tempfile
 import time
@@ -96,9 +99,20 @@ def _public(report: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def has_server_index(location: str) -> bool:
+    """Whether the Milvus server of ``location`` holds that index (raises when the server cannot be reached)."""
+    from indexer.milvus_store import has_index
+
+    return has_index(location)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--index", default="index", help="index folder (default: index; built from --corpus if missing)")
+    parser.add_argument("--index", default="index",
+                        help="index folder, or milvus://HOST:PORT/NAME (default: index; built from --corpus if missing)")
+    parser.add_argument("--milvus", metavar="HOST:PORT",
+                        help="with --beir/--squad: publish the dataset's index to this Milvus server (as "
+                             "milvus://HOST:PORT/<dataset>) and evaluate it there")
     parser.add_argument("--corpus", default="corpus", help="corpus folder used when the index is missing (default: corpus)")
     parser.add_argument("--qa", default=str(DEFAULT_QA), help="QA set in JSON lines (default: eval/qa.jsonl)")
     parser.add_argument("--conversations", default=str(DEFAULT_CONVERSATIONS),
@@ -127,15 +141,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from indexer.build import build_from_documents, build_index
     from indexer.format import read_manifest
+    from indexer.store import is_server_location, open_store
     from retriever import Retriever
 
     t0 = time.perf_counter()
     try:
         index = Path(args.index)
+        server = is_server_location(args.index)
         if args.beir or args.squad:
             settings: dict[str, Any] = {}
-            if index.exists():
-                man = read_manifest(index)
+            if index.exists() or server:
+                man = open_store(args.index).manifest if server else read_manifest(index)
                 settings = {"model": man["model"]["id"], "chunk_size": man["chunker"]["chunk_size"],
                             "overlap": man["chunker"]["overlap"]}
             if args.model:
@@ -150,13 +166,21 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory(prefix="korag-eval-") as tmp:
                 where = Path(args.keep) / name.replace(":", "-") if args.keep else Path(tmp) / "index"
                 build_from_documents(docs, where, progress=sys.stderr.isatty(), incremental=bool(args.keep), **settings)
-                r = Retriever.load(where, reranker=args.reranker)
+                if args.milvus:  # the very index just built (or kept), served by Milvus
+                    from indexer.milvus_store import publish_folder
+
+                    served = f"milvus://{args.milvus}/{re.sub(r'[^A-Za-z0-9_]', '_', name)}"
+                    publish_folder(where, served)
+                    r = Retriever.load(served, reranker=args.reranker)
+                else:
+                    r = Retriever.load(where, reranker=args.reranker)
                 report = evaluate_docs(r, queries, dataset=name, k=args.k)
         else:
-            if not index.exists():
-                print(f"no index at {index}; building it from {args.corpus} ...", file=sys.stderr)
-                build_index(args.corpus, index, progress=sys.stderr.isatty())
-            r = Retriever.load(index, reranker=args.reranker)
+            missing = not has_server_index(args.index) if server else not index.exists()
+            if missing:
+                print(f"no index at {args.index}; building it from {args.corpus} ...", file=sys.stderr)
+                build_index(args.corpus, args.index if server else index, progress=sys.stderr.isatty())
+            r = Retriever.load(args.index if server else index, reranker=args.reranker)
             split = None if args.split == "all" else args.split
             name = "seed" if Path(args.qa).resolve() == DEFAULT_QA.resolve() else Path(args.qa).stem
             report = evaluate_qa(r, load_qa(args.qa), split=split, k=args.k, name=name)

@@ -9,6 +9,12 @@ index holds exactly what the real pipeline would compute, but build throughput i
 Each size is built in one subprocess and queried in another, so peak memory is per stage.
 
     python -m eval.bench --sizes 1000 10000 100000 1000000 --json bench.json
+    python -m eval.bench --sizes 100000 --milvus lite        # adds a Milvus column (a milvus-lite server started here)
+    python -m eval.bench --sizes 100000 --milvus HOST:PORT   # ... or a running Milvus server
+
+With ``--milvus`` each size's folder index is also published to Milvus (``milvus://…/bench_N``: the build time of
+the Milvus backend is the folder build plus that publish) and queried there by the same query stage, in the same
+run, and the line ends with the Milvus figures and their ratio to the folder's.
 """
 
 from __future__ import annotations
@@ -145,8 +151,10 @@ def _ms(f: Any, *args: Any, **kwargs: Any) -> float:
     return (time.perf_counter() - t) * 1000
 
 
-def query_size(index: Path, questions: list[str]) -> dict[str, Any]:
-    """Load time, memory, latency of search/ask and of the raw library calls, and IVF recall against exact search."""
+def query_size(index: Path | str, questions: list[str]) -> dict[str, Any]:
+    """Load time, memory, latency of search/ask and of the raw library calls, and IVF recall against exact search.
+
+    ``index`` may be ``milvus://…``: the raw calls are then the backend's BM25 and vector searches on the server."""
     import faiss
 
     from indexer.dense import recall_at_k, stored_vectors
@@ -171,11 +179,17 @@ def query_size(index: Path, questions: list[str]) -> dict[str, Any]:
         vec = encode_queries(r.first_stage.model, [qn])
         t2 = time.perf_counter()
         known = [x for x in terms if x in r.index.vocab]
-        if known:
-            scores = r.index.bm25.get_scores(known)
-            np.argpartition(-scores, n - 1)[:n]
-        t3 = time.perf_counter()
-        r.index.dense.search(vec, n)
+        if r.index.bm25 is None:  # an index on a server: its backend's calls
+            if known:
+                r.index.search.keyword_scores(known, n)
+            t3 = time.perf_counter()
+            r.index.search.dense_scores(vec[0], n)
+        else:
+            if known:
+                scores = r.index.bm25.get_scores(known)
+                np.argpartition(-scores, n - 1)[:n]
+            t3 = time.perf_counter()
+            r.index.dense.search(vec, n)
         t4 = time.perf_counter()
         kiwi_ms.append((t1 - t0) * 1000)
         enc_ms.append((t2 - t1) * 1000)
@@ -201,11 +215,23 @@ def query_size(index: Path, questions: list[str]) -> dict[str, Any]:
     return row
 
 
+def publish_size(index: Path, location: str) -> dict[str, Any]:
+    """Publish the folder ``index`` to ``location`` on a Milvus server, timed."""
+    from indexer.milvus_store import publish_folder
+
+    t = time.perf_counter()
+    publish_folder(index, location)
+    return {"publish_s": time.perf_counter() - t, "publish_peak_rss_mb": _peak_mb()}
+
+
 def _child(args: argparse.Namespace) -> int:
     if args.stage == "build":
         row = build_size(args.corpus, args.size, Path(args.index), args.size > args.real_max)
+    elif args.stage == "publish":
+        row = publish_size(Path(args.index), args.location)
     else:
-        row = query_size(Path(args.index), [it.question for it in load_qa()] * 2)
+        where = args.location or args.index
+        row = query_size(where if where.startswith("milvus://") else Path(where), [it.question for it in load_qa()] * 2)
     print(json.dumps(row, ensure_ascii=False))
     return 0
 
@@ -220,7 +246,30 @@ def _line(row: dict[str, Any]) -> str:
             f"search p50/p95/p99 {s['p50']:.1f}/{s['p95']:.1f}/{s['p99']:.1f} ms; ask {a['p50']:.1f}/{a['p95']:.1f}/{a['p99']:.1f} ms; "
             f"raw calls p50 {raw['total']:.1f} ms (kiwi {raw['kiwi']:.1f}, encode {raw['encode']:.1f}, bm25 {raw['bm25']:.1f}, "
             f"faiss {raw['faiss']:.1f}); search overhead {row['search_overhead']:.2f}x"
-            + (f"; IVF recall@10 {row['ivf_recall_at_10_questions']:.3f}" if "ivf_recall_at_10_questions" in row else ""))
+            + (f"; IVF recall@10 {row['ivf_recall_at_10_questions']:.3f}" if "ivf_recall_at_10_questions" in row else "")
+            + (_milvus_line(row) if "milvus" in row else ""))
+
+
+def _milvus_line(row: dict[str, Any]) -> str:
+    m, ratio = row["milvus"], row["milvus_ratio"]
+    s, a = m["search_ms"], m["ask_ms"]
+    server = f", server RSS peak {m['server_peak_rss_mb']:.0f} MB" if "server_peak_rss_mb" in m else ""
+    return (f"\n{'':>8} milvus: build {m['build_s']:.0f} s (publish {m['publish_s']:.1f} s){server}; load {m['load_s']:.1f} s, "
+            f"client peak {m['query_peak_rss_mb']:.0f} MB; search p50/p95 {s['p50']:.1f}/{s['p95']:.1f} ms; "
+            f"ask p50/p95 {a['p50']:.1f}/{a['p95']:.1f} ms; raw bm25 {m['raw_ms']['bm25']:.1f} / dense {m['raw_ms']['faiss']:.1f} ms; "
+            f"ratio to folder: build {ratio['build']:.2f}x, search p50 {ratio['search_p50']:.2f}x, "
+            f"p95 {ratio['search_p95']:.2f}x, ask p50 {ratio['ask_p50']:.2f}x, p95 {ratio['ask_p95']:.2f}x")
+
+
+def _server_peak_mb(pid: int) -> float | None:
+    """VmHWM of a local server process (Linux), in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,31 +281,78 @@ def main(argv: list[str] | None = None) -> int:
                         help="largest size built for real; larger ones reuse per-sentence results (default 100000)")
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--keep", metavar="DIR", help="build the indexes here and keep them")
-    parser.add_argument("--stage", choices=("build", "query"), help=argparse.SUPPRESS)
+    parser.add_argument("--stage", choices=("build", "publish", "query"), help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--index", help=argparse.SUPPRESS)
+    parser.add_argument("--location", help=argparse.SUPPRESS)
+    parser.add_argument("--milvus", metavar="HOST:PORT|lite",
+                        help="also publish each index to this Milvus server (lite: start a milvus-lite server for the run) "
+                             "and query it there: a Milvus column with its ratio to the folder backend")
     args = parser.parse_args(argv)
     if args.stage:
         return _child(args)
     rows = []
     with tempfile.TemporaryDirectory(prefix="korag-bench-") as tmp:
         work = Path(args.keep or tmp)
-        for n in args.sizes:
-            index = work / f"index-{n}"
-            row: dict[str, Any] = {"size": n}
-            for stage in ("build", "query"):
-                cmd = [sys.executable, "-m", "eval.bench", "--stage", stage, "--size", str(n), "--index", str(index),
-                       "--corpus", args.corpus, "--real-max", str(args.real_max)]
-                p = subprocess.run(cmd, capture_output=True, text=True)
-                if p.returncode != 0:
-                    print(f"error: the {stage} stage at {n} chunks failed:\n{p.stderr[-3000:]}", file=sys.stderr)
+        lite = None
+        if args.milvus == "lite":
+            from indexer.milvus_local import LocalMilvus
+
+            lite = LocalMilvus.start(work / "milvus-data")
+        try:
+            for n in args.sizes:
+                row = _bench_size(args, work, n, lite.port if lite is not None else None,
+                                  lite.pid if lite is not None else None)
+                if row is None:
                     return 1
-                row.update(json.loads(p.stdout.strip().splitlines()[-1]))
-            rows.append(row)
-            print(_line(row), flush=True)
-            if args.json:
-                Path(args.json).write_text(json.dumps(rows, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+                rows.append(row)
+                print(_line(row), flush=True)
+                if args.json:
+                    Path(args.json).write_text(json.dumps(rows, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        finally:
+            if lite is not None:
+                lite.stop()
     return 0
+
+
+def _run_stage(args: argparse.Namespace, stage: str, n: int, index: Path, location: str | None = None) -> dict[str, Any] | None:
+    cmd = [sys.executable, "-m", "eval.bench", "--stage", stage, "--size", str(n), "--index", str(index),
+           "--corpus", args.corpus, "--real-max", str(args.real_max)] + (["--location", location] if location else [])
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        print(f"error: the {stage} stage at {n} chunks{' on ' + location if location else ''} failed:\n{p.stderr[-3000:]}",
+              file=sys.stderr)
+        return None
+    out: dict[str, Any] = json.loads(p.stdout.strip().splitlines()[-1])
+    return out
+
+
+def _bench_size(args: argparse.Namespace, work: Path, n: int, lite_port: int | None,
+                lite_pid: int | None) -> dict[str, Any] | None:
+    """One size: the folder build and query stages, then (with ``--milvus``) publish and query on Milvus."""
+    index = work / f"index-{n}"
+    row: dict[str, Any] = {"size": n}
+    for stage in ("build", "query"):
+        got = _run_stage(args, stage, n, index)
+        if got is None:
+            return None
+        row.update(got)
+    if args.milvus:
+        hostport = f"127.0.0.1:{lite_port}" if lite_port is not None else args.milvus
+        location = f"milvus://{hostport}/bench_{n}"
+        published = _run_stage(args, "publish", n, index, location)
+        queried = _run_stage(args, "query", n, index, location) if published is not None else None
+        if published is None or queried is None:
+            return None
+        m = {**published, **queried, "build_s": row["build_s"] + published["publish_s"], "location": location}
+        peak = _server_peak_mb(lite_pid) if lite_pid is not None else None
+        if peak is not None:
+            m["server_peak_rss_mb"] = peak
+        row["milvus"] = m
+        row["milvus_ratio"] = {"build": m["build_s"] / row["build_s"],
+                               **{f"{w}_{p}": m[f"{w}_ms"][p] / max(row[f"{w}_ms"][p], 1e-9)
+                                  for w in ("search", "ask") for p in ("p50", "p95")}}
+    return row
 
 
 if __name__ == "__main__":

@@ -1,4 +1,7 @@
-"""``python -m indexer CORPUS --out INDEX``: build an index folder, or update it with the corpus' changes."""
+"""``python -m indexer CORPUS --out INDEX``: build an index folder, or update it with the corpus' changes.
+
+``--out milvus://HOST:PORT/NAME`` builds the index on a Milvus server instead (see :mod:`indexer.milvus_store`).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,9 @@ from .errors import KoragError
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m indexer", description="Build a search index folder from a folder of documents.")
     parser.add_argument("corpus", help="folder of .txt/.md/.html/.hwp/.hwpx/.pdf/.docx documents (never modified)")
-    parser.add_argument("--out", default="index", help="index folder to write (replaced atomically; default: index)")
+    parser.add_argument("--out", default="index",
+                        help="index folder to write (replaced atomically; default: index), or milvus://HOST:PORT/NAME "
+                             "for an index on a Milvus server (published when complete)")
     parser.add_argument("--model", default=None,
                         help="embedding model: a bundled one (e5-small, the default; use-m3, ~40x faster to index, "
                              "weaker), a sentence-transformers hub id in the local cache, or a local model folder")

@@ -47,7 +47,7 @@ from .format import (
     read_manifest,
 )
 from .ingest import Document, Skipped, load_corpus
-from .store import open_index
+from .store import is_server_location, open_index, open_store
 from .uploads import load_uploads
 
 __all__ = ["BM25_PARAMS", "DEFAULT_CHUNK_SIZE", "DEFAULT_OVERLAP", "BuildReport", "UpdateStats", "build_from_documents", "build_index"]
@@ -82,7 +82,7 @@ class UpdateStats:
 class BuildReport:
     """What a build did; :meth:`summary` is the CLI's last line."""
 
-    out_dir: Path
+    out_dir: Path | str  # the folder, or the milvus:// location
     documents: int
     chunks: int
     skipped: list[Skipped]
@@ -330,21 +330,28 @@ def _settings(model_id: str, config: AnalyzerConfig, chunk_size: int, overlap: i
             "title_weight": TITLE_WEIGHT, "chunk_vectors": chunk_vector_kind(model_id)}
 
 
-def _previous_parts(out: Path, settings: dict[str, Any], vocab: _Vocab) -> tuple[dict[str, tuple[dict[str, Any], _Part]], str]:
-    """Documents of the index at ``out`` that an update may reuse (by id: record and part), or why none."""
-    from .dense import stored_vectors
+def _previous_parts(out: Path | str, settings: dict[str, Any], vocab: _Vocab) -> tuple[dict[str, tuple[dict[str, Any], _Part]], str]:
+    """Documents of the index at ``out`` (a folder or a milvus:// location) that an update may reuse (by id: record
+    and part), or why none."""
+    server = is_server_location(out)
+    if server:
+        from .milvus_store import has_index
 
-    if not (out / MANIFEST_FILE).is_file():
+        if not has_index(str(out)):  # an unreachable server raises here: the build stops with the reason
+            return {}, "no index yet"
+    elif not (Path(out) / MANIFEST_FILE).is_file():
         return {}, "no index yet"
     try:
-        old = read_manifest(out).get("build_settings")
+        data = open_store(out) if server else None
+        old = (data.manifest if data is not None else read_manifest(out)).get("build_settings")
         if old != settings:
             old_model = (old or {}).get("model") if isinstance(old, dict) else None
             if old_model != settings["model"]:
                 return {}, f"the embedding model changed: {old_model} -> {settings['model']}"
             return {}, "the analyzer or chunker settings changed"
-        data = open_index(out)
-        chunk_vecs = stored_vectors(data.dense)
+        if data is None:
+            data = open_index(out)
+        chunk_vecs = data.search.chunk_vectors()
     except Exception as exc:  # a damaged or foreign index is rebuilt in full, never reused
         log.warning("not reusing %s (%s); building it in full", out, exc)
         return {}, f"the existing index could not be reused ({exc})"
@@ -403,7 +410,8 @@ def build_index(
     dense_kind: str = "auto",
     device: str | None = None,
 ) -> BuildReport:
-    """Index every document under ``corpus_dir`` into the folder ``out_dir`` (replaced atomically).
+    """Index every document under ``corpus_dir`` into the folder ``out_dir`` (replaced atomically), or into
+    ``milvus://HOST:PORT/NAME`` (a new generation of collections, switched to when complete).
 
     ``model`` is a bundled model's name (``"e5-small"``, ``"use-m3"``), a sentence-transformers hub id or a
     local folder; ``None`` is the default, the bundled ``e5-small``.
@@ -419,13 +427,15 @@ def build_index(
     """
     t0 = time.perf_counter()
     corpus = Path(corpus_dir)
+    server = is_server_location(out_dir)
     out = Path(out_dir)
-    if corpus.exists() and out.resolve().is_relative_to(corpus.resolve()):
+    if not server and corpus.exists() and out.resolve().is_relative_to(corpus.resolve()):
         raise CorpusError(f"the index folder {str(out)!r} is inside the corpus {str(corpus)!r}; write it elsewhere (e.g. --out index)")
     docs, skipped = load_corpus(corpus, progress=progress)
-    uploaded, skipped_uploads = load_uploads(out, docs, corpus_dir=corpus, progress=progress)  # added from the chat
+    # added from the chat (beside an index folder; the chat takes no uploads for an index on a server)
+    uploaded, skipped_uploads = ([], []) if server else load_uploads(out, docs, corpus_dir=corpus, progress=progress)
     config = analyzer_config or corpus_analyzer_config(corpus)
-    report = build_from_documents(docs + uploaded, out, skipped=skipped + skipped_uploads, model=model,
+    report = build_from_documents(docs + uploaded, str(out_dir) if server else out, skipped=skipped + skipped_uploads, model=model,
                                   chunk_size=chunk_size, overlap=overlap, analyzer_config=config, batch_size=batch_size,
                                   progress=progress, started=t0, incremental=incremental, dense_kind=dense_kind,
                                   device=device)
@@ -458,17 +468,66 @@ def build_from_documents(
     and changed documents are split, analysed and embedded, and BM25 and FAISS are rebuilt over the result
     (identical to a full rebuild). ``dense_kind``: "auto" (exact below ``dense.FLAT_MAX`` chunks, IVF
     above), "flat" or "ivf". ``analyzer``/``encoder``: an already-built analyzer or loaded model to use;
-    ``device``: where the model runs when it is loaded here.
+    ``device``: where the model runs when it is loaded here. ``out_dir`` may be ``milvus://HOST:PORT/NAME``: the
+    index is built in a temporary folder (reusing the documents of the index served there) and published to
+    a new generation of collections on that server (:func:`indexer.milvus_store.publish_folder`).
     """
+    t0 = time.perf_counter() if started is None else started
+    if is_server_location(out_dir):
+        return _build_on_server(str(out_dir), docs, t0, incremental, dict(
+            skipped=skipped, model=model, chunk_size=chunk_size, overlap=overlap, analyzer_config=analyzer_config,
+            batch_size=batch_size, progress=progress, dense_kind=dense_kind, analyzer=analyzer, encoder=encoder,
+            device=device))
+    return _build_folder(docs, Path(out_dir), t0, incremental, reuse_from=None, skipped=skipped, model=model,
+                         chunk_size=chunk_size, overlap=overlap, analyzer_config=analyzer_config, batch_size=batch_size,
+                         progress=progress, dense_kind=dense_kind, analyzer=analyzer, encoder=encoder, device=device)
+
+
+def _build_on_server(location: str, docs: list[Document], t0: float, incremental: bool,
+                     kwargs: dict[str, Any]) -> BuildReport:
+    """Build in a temporary folder, reusing the documents served at ``location``, and publish it there."""
+    import tempfile
+
+    from .milvus_store import MilvusLocation, publish_folder
+
+    MilvusLocation.parse(location)  # a malformed location fails before any work
+    with tempfile.TemporaryDirectory(prefix="korag-milvus-") as tmp:
+        report = _build_folder(docs, Path(tmp) / "index", t0, incremental, reuse_from=location if incremental else None,
+                               **kwargs)
+        publish_folder(Path(tmp) / "index", location)
+    report.out_dir = location
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _build_folder(
+    docs: list[Document],
+    out: Path,
+    t0: float,
+    incremental: bool,
+    *,
+    reuse_from: str | None,
+    skipped: list[Skipped] | None,
+    model: str | None,
+    chunk_size: int,
+    overlap: int,
+    analyzer_config: AnalyzerConfig | None,
+    batch_size: int,
+    progress: bool,
+    dense_kind: str,
+    analyzer: KoreanAnalyzer | None,
+    encoder: Any,
+    device: str | None,
+) -> BuildReport:
+    """:func:`build_from_documents` into the folder ``out``; documents are reused from ``reuse_from`` (default
+    ``out``) when ``incremental``."""
     import faiss
 
     from . import dense as dense_index
     from .embedding import BUNDLED_MODELS, DEFAULT_MODEL, load_model, model_dimension
 
-    t0 = time.perf_counter() if started is None else started
     if dense_kind not in dense_index.KINDS:
         raise ValueError(f"dense_kind={dense_kind!r} is not one of {', '.join(dense_index.KINDS)}")
-    out = Path(out_dir)
     skipped = list(skipped or [])
     if not docs:
         raise CorpusError("no documents to index")
@@ -482,7 +541,8 @@ def build_from_documents(
         model_id = model_id.strip().lower()
     settings = _settings(model_id, config, chunk_size, overlap)
     vocab = _Vocab()
-    previous, not_reused = _previous_parts(out, settings, vocab) if incremental else ({}, "full build requested")
+    previous, not_reused = (_previous_parts(reuse_from or out, settings, vocab) if incremental
+                            else ({}, "full build requested"))
 
     parts: dict[str, _Part] = {}
     todo = []

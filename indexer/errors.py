@@ -28,3 +28,7 @@ class ModelNotAvailableError(KoragError):
 
 class EmbeddingError(KoragError):
     """An embedding model gave unusable output (a wrong number of vectors)."""
+
+
+class IndexUnavailableError(KoragError):
+    """An index held by a server (``milvus://``) cannot be reached: the server is down, slow or unknown."""

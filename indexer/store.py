@@ -3,7 +3,11 @@
 The retriever serves from it, an incremental build reuses documents from it, and the chat checks a
 folder with it; nothing else opens the index files (their names live in :mod:`indexer.format`). A
 damaged, foreign or inconsistent folder raises :class:`~indexer.errors.IndexFormatError` saying how to
-rebuild it. This is the seam where a second storage backend plugs in.
+rebuild it. This is the seam where a second storage backend plugs in: :class:`SearchBackend` is what the
+first stage asks of an index (BM25 and dense candidates, the term postings, the stored chunk vectors);
+:class:`FolderSearch` answers it from this folder's bm25s and FAISS files, and
+:mod:`indexer.milvus_store` from a Milvus collection. :func:`open_store` opens either by its location
+(a folder, or ``milvus://HOST:PORT/NAME``).
 
 >>> data = open_index("index")                       # doctest: +SKIP
 >>> len(data.chunks), data.dense.ntotal, data.model_id  # doctest: +SKIP
@@ -17,7 +21,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -38,7 +42,8 @@ from .format import (
     verify_files,
 )
 
-__all__ = ["IndexData", "IndexInfo", "SentenceTable", "index_info", "open_index"]
+__all__ = ["FolderSearch", "IndexData", "IndexInfo", "Postings", "SearchBackend", "SentenceTable", "index_info",
+           "is_server_location", "open_index", "open_store"]
 
 
 class SentenceTable:
@@ -72,13 +77,83 @@ class SentenceTable:
         return self.terms[self.offsets[j]:self.offsets[j + 1]].tolist()
 
 
+class Postings(NamedTuple):
+    """Chunk rows holding each BM25 term, CSR by term id: term ``i`` is in rows ``indices[indptr[i]:indptr[i + 1]]``."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    num_docs: int
+
+
+class SearchBackend(Protocol):
+    """What the first stage needs from wherever the chunks are stored (a folder, a Milvus collection).
+
+    Scores are keyed by chunk row (row i of ``IndexData.chunks``); BM25 scores are Lucene BM25 with the
+    manifest's k1/b (``tf / (tf + k1 (1 - b + b dl / avgdl))``, so the backends' scores are equal).
+    """
+
+    def keyword_scores(self, terms: list[str], n: int) -> dict[int, float]:
+        """BM25 scores of the ``n`` best chunk rows for the index terms ``terms`` (rows scoring 0 left out)."""
+        ...
+
+    def dense_scores(self, qvec: np.ndarray, n: int) -> dict[int, float]:
+        """Inner product (cosine) of the ``n`` nearest chunk vectors to ``qvec``."""
+        ...
+
+    def postings(self) -> Postings:
+        """The chunk rows of every term id of ``IndexData.vocab`` (document frequencies, ``docs_with``)."""
+        ...
+
+    def chunk_vectors(self) -> np.ndarray:
+        """All chunk vectors in row order, float32 (for an incremental build to reuse)."""
+        ...
+
+
+class FolderSearch:
+    """:class:`SearchBackend` over an index folder's bm25s matrix and FAISS index (both in this process)."""
+
+    def __init__(self, bm25: Any, dense: Any, vocab: dict[str, int]) -> None:
+        self.bm25 = bm25
+        self.dense = dense
+        self.vocab = vocab
+
+    def keyword_scores(self, terms: list[str], n: int) -> dict[int, float]:
+        """BM25 scores of the ``n`` best chunk rows for ``terms`` (rows scoring 0 left out)."""
+        known = [t for t in terms if t in self.vocab and t]
+        if not known:
+            return {}
+        scores = self.bm25.get_scores(known)
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+        return {int(i): float(scores[i]) for i in top if scores[i] > 0}
+
+    def dense_scores(self, qvec: np.ndarray, n: int) -> dict[int, float]:
+        """Cosine of the ``n`` nearest chunk vectors to ``qvec``."""
+        scores, ids = self.dense.search(qvec[None, :], min(n, self.dense.ntotal))
+        return {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+
+    def postings(self) -> Postings:
+        """The BM25 matrix's term-major postings."""
+        s = self.bm25.scores
+        return Postings(np.asarray(s["indptr"]), np.asarray(s["indices"]), int(s["num_docs"]))
+
+    def chunk_vectors(self) -> np.ndarray:
+        """The vectors the FAISS index holds, in row order."""
+        from .dense import stored_vectors
+
+        return stored_vectors(self.dense)
+
+
 @dataclass(frozen=True)
 class IndexData:
     """Everything an index folder holds, opened (the large arrays memory-mapped).
 
     ``docs`` and ``chunks`` are the JSON records in file order (chunk row i is vector row i and BM25 row i);
     ``sentence_vectors`` is float16 ``(sentences, dim)``; ``bm25`` a ``bm25s.BM25`` and ``dense`` a FAISS
-    index with the manifest's search settings applied; ``vocab`` maps each BM25 term to its id.
+    index with the manifest's search settings applied (both None for an index on a server); ``vocab`` maps
+    each BM25 term to its id; ``search`` answers the first stage (:class:`FolderSearch` for a folder);
+    ``location`` is the folder or ``milvus://`` URI it was opened from (``path`` is that folder, or for a
+    server a local folder for files kept beside the index, such as the chat's feedback).
     """
 
     path: Path
@@ -90,6 +165,8 @@ class IndexData:
     bm25: Any
     dense: Any
     vocab: dict[str, int]
+    search: SearchBackend
+    location: str
 
     @property
     def model_id(self) -> str:
@@ -157,7 +234,26 @@ def open_index(index_dir: str | os.PathLike[str], *, verify: bool = True) -> Ind
     if dense.d != dim:
         raise ModelMismatchError(f"{str(d)!r}: FAISS dimension {dense.d} differs from the manifest's {dim}; {hint}")
     apply_params(dense, manifest.get("dense", {}))
-    return IndexData(d, manifest, docs, chunks, sentences, sent_vecs, bm25, dense, vocab)
+    return IndexData(d, manifest, docs, chunks, sentences, sent_vecs, bm25, dense, vocab,
+                     FolderSearch(bm25, dense, vocab), str(d))
+
+
+def is_server_location(location: str | os.PathLike[str]) -> bool:
+    """Whether ``location`` names an index on a server (``milvus://HOST:PORT/NAME``) rather than a folder."""
+    return isinstance(location, str) and location.startswith("milvus://")
+
+
+def open_store(location: str | os.PathLike[str], *, verify: bool = True, timeout: int | None = None) -> IndexData:
+    """Open the index at ``location``: a folder (:func:`open_index`) or ``milvus://HOST:PORT/NAME``.
+
+    ``timeout``: whole seconds for each server call (default :data:`indexer.milvus_store.DEFAULT_TIMEOUT`);
+    ``verify`` applies to folders (checksums).
+    """
+    if is_server_location(location):
+        from .milvus_store import DEFAULT_TIMEOUT, open_milvus_index
+
+        return open_milvus_index(str(location), timeout=DEFAULT_TIMEOUT if timeout is None else timeout)
+    return open_index(location, verify=verify)
 
 
 @dataclass(frozen=True)

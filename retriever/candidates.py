@@ -1,4 +1,5 @@
-"""First stage: the query's BM25 and dense candidates, each side scored by its own library.
+"""First stage: the query's BM25 and dense candidates, each side scored by the index's storage backend
+(:class:`indexer.store.SearchBackend`: bm25s and FAISS for a folder, the server for ``milvus://``).
 
 >>> from indexer.store import open_index            # doctest: +SKIP
 >>> stage = FirstStage(open_index("index"), load_model("e5-small"), SearchSettings())  # doctest: +SKIP
@@ -42,8 +43,7 @@ class FirstStage:
     """BM25 over Kiwi terms and dense search over chunk vectors, on one opened index."""
 
     def __init__(self, data: IndexData, model: Any, settings: SearchSettings) -> None:
-        self.bm25 = data.bm25
-        self.dense = data.dense
+        self.backend = data.search
         self.vocab = data.vocab
         self.model = model
         self.settings = settings
@@ -69,15 +69,8 @@ class FirstStage:
 
     def keyword_scores(self, terms: list[str], n: int) -> dict[int, float]:
         """BM25 scores of the ``n`` best chunk rows for ``terms`` (rows scoring 0 left out)."""
-        known = [t for t in terms if t in self.vocab and t]
-        if not known:
-            return {}
-        scores = self.bm25.get_scores(known)
-        n = min(n, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
-        return {int(i): float(scores[i]) for i in top if scores[i] > 0}
+        return self.backend.keyword_scores(terms, n)
 
     def dense_scores(self, qvec: np.ndarray, n: int) -> dict[int, float]:
         """Cosine of the ``n`` nearest chunk vectors to ``qvec``."""
-        scores, ids = self.dense.search(qvec[None, :], min(n, self.dense.ntotal))
-        return {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+        return self.backend.dense_scores(qvec, n)

@@ -13,7 +13,6 @@ import functools
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,7 @@ import numpy as np
 from indexer.analyzer import AnalyzerConfig, KoreanAnalyzer
 from indexer.clean import normalize_unicode
 from indexer.errors import ModelMismatchError, ModelNotAvailableError
-from indexer.store import IndexData, open_index
+from indexer.store import IndexData, open_store
 
 from .answer import AnswerPicker
 from .candidates import Candidate, FirstStage
@@ -139,7 +138,7 @@ class FirstStageResult:
 
 
 class Retriever:
-    """Search and answer over one index folder. Safe to share between threads.
+    """Search and answer over one index (a folder, or a Milvus collection). Safe to share between threads.
 
     The stages are public for tools that measure them (``python -m eval.tune``, ``eval.bench``):
     ``index`` (the opened folder, :class:`indexer.store.IndexData`), ``first_stage`` (BM25 and dense
@@ -159,6 +158,7 @@ class Retriever:
     ) -> None:
         self.index = index
         self.index_dir = index.path
+        self.location = index.location  # the folder or milvus:// URI, as opened
         self.manifest = index.manifest
         self.docs = {doc["id"]: doc for doc in index.docs}
         self.chunks = index.chunks
@@ -175,7 +175,8 @@ class Retriever:
         first = np.array([c["sent_rows"][0] if c["sent_rows"] else -1 for c in self.chunks], dtype=np.int64)
         self._first_order = np.argsort(first, kind="stable")
         self._first_rows = first[self._first_order]
-        self._postings = (np.asarray(index.bm25.scores["indptr"]), np.asarray(index.bm25.scores["indices"]))
+        postings = index.search.postings()
+        self._postings = (postings.indptr, postings.indices)
         self.docs_with: Callable[[str], frozenset[str]] = functools.lru_cache(maxsize=4096)(self._docs_with)
         self.followup = FollowUp(analyzer, self.docs_with, settings)
 
@@ -197,7 +198,7 @@ class Retriever:
         verify: bool = True,
         reranker: str | CrossEncoderReranker | None = None,
     ) -> Retriever:
-        """Open an index folder built by ``python -m indexer``.
+        """Open an index built by ``python -m indexer``: a folder, or ``milvus://HOST:PORT/NAME`` on a Milvus server.
 
         ``model``: the embedding model that will encode queries; default the one recorded in the manifest.
         A different model, a wrong dimension, missing or altered files raise an error saying how to rebuild.
@@ -208,12 +209,12 @@ class Retriever:
 
         from indexer.embedding import load_model, model_dimension
 
-        d = Path(index_dir)
-        data = open_index(d, verify=verify)
+        d = str(index_dir)  # a folder, or milvus://HOST:PORT/NAME
+        data = open_store(index_dir, verify=verify)
         built_with, dim = data.model_id, data.dim
         if model is not None and model != built_with:
             raise ModelMismatchError(
-                f"index {str(d)!r} was built with embedding model {built_with!r}, not {model!r}; "
+                f"index {d!r} was built with embedding model {built_with!r}, not {model!r}; "
                 f"load it without a model, or rebuild it: python -m indexer CORPUS --out {d} --model {model}"
             )
         try:
@@ -224,7 +225,7 @@ class Retriever:
             ) from None
         if model_dimension(st) != dim:
             raise ModelMismatchError(
-                f"model {built_with!r} now gives {model_dimension(st)}-dim vectors but {str(d)!r} holds {dim}-dim ones "
+                f"model {built_with!r} now gives {model_dimension(st)}-dim vectors but {d!r} holds {dim}-dim ones "
                 f"(the model changed since the build); rebuild: python -m indexer CORPUS --out {d} --model {built_with}"
             )
         faiss.omp_set_num_threads(1)  # single queries: one thread measured faster than two

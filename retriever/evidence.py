@@ -29,8 +29,9 @@ __all__ = ["Evidence", "term_idf"]
 
 def term_idf(data: IndexData) -> dict[str, float]:
     """BM25 idf of every indexed term, from the index's document frequencies."""
-    df = np.diff(np.asarray(data.bm25.scores["indptr"]))
-    n = int(data.bm25.scores["num_docs"])
+    postings = data.search.postings()
+    df = np.diff(postings.indptr)
+    n = postings.num_docs
     return {t: math.log(1.0 + (n - df[i] + 0.5) / (df[i] + 0.5)) for t, i in data.vocab.items() if i < len(df) and t}
 
 

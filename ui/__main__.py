@@ -45,7 +45,8 @@ def _model_change(info: IndexInfo, model: str | None) -> tuple[str, str] | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ui", description="Serve the Korean document Q&A chat (Gradio).")
-    parser.add_argument("--index", default="index", help="index folder (built from --corpus if missing; default: index)")
+    parser.add_argument("--index", default="index",
+                        help="index folder (built from --corpus if missing; default: index), or milvus://HOST:PORT/NAME")
     parser.add_argument("--corpus", default="corpus", help="corpus folder used to build a missing index (default: corpus)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     parser.add_argument("--host", default=DEFAULT_HOST,
@@ -69,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from indexer import build_index
     from indexer.errors import KoragError
+    from indexer.store import is_server_location
 
+    if is_server_location(args.index):
+        return _serve_from_server(args)
     index_dir = Path(args.index)
     needs_build = not index_dir.exists() or (index_dir.is_dir() and not any(index_dir.iterdir()))
     info = None if needs_build else index_info(index_dir)
@@ -117,6 +121,44 @@ def main(argv: list[str] | None = None) -> int:
     from .app import create_app, launch_app
 
     demo = create_app(retriever, feedback_path=args.feedback, corpus=None if args.no_uploads else args.corpus)
+    print(f"채팅 주소: http://{args.host}:{args.port}  (끝내려면 Ctrl+C)", flush=True)
+    try:
+        launch_app(demo, host=args.host, port=args.port, quiet=True)
+    except OSError as exc:
+        print(f"오류: {args.host}:{args.port}에서 서버를 열 수 없습니다 ({exc}). --port로 다른 포트를 지정하세요.",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _serve_from_server(args: argparse.Namespace) -> int:
+    """Serve an index on a Milvus server (``--index milvus://HOST:PORT/NAME``), building it from the corpus when
+    the server holds none; documents are not uploaded from the chat (they would go to a folder beside the index)."""
+    from indexer import build_index
+    from indexer.errors import KoragError
+    from indexer.milvus_store import has_index
+    from retriever.live import LiveRetriever
+
+    from .app import create_app, launch_app
+
+    try:
+        if args.rebuild or not has_index(args.index):
+            print(f"색인을 만듭니다: {args.corpus} → {args.index}", flush=True)
+            report = build_index(args.corpus, args.index, model=args.model, progress=True, incremental=not args.rebuild)
+            print(report.summary(), flush=True)
+        print(f"색인을 불러오는 중: {args.index}", flush=True)
+        reranker = None
+        if args.reranker:
+            from retriever.rerank import load_reranker
+
+            reranker = load_reranker(args.reranker)
+        retriever = LiveRetriever(args.index, reranker=reranker)
+    except (KoragError, ValueError, OSError) as exc:
+        print(f"오류: Milvus 색인을 열 수 없습니다: {exc}", file=sys.stderr)
+        return 2
+    demo = create_app(retriever, feedback_path=args.feedback, corpus=None)
     print(f"채팅 주소: http://{args.host}:{args.port}  (끝내려면 Ctrl+C)", flush=True)
     try:
         launch_app(demo, host=args.host, port=args.port, quiet=True)

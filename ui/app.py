@@ -25,6 +25,7 @@ from typing import Any
 
 import gradio as gr
 
+from indexer.errors import IndexUnavailableError
 from indexer.ingest import SUPPORTED_SUFFIXES
 from indexer.uploads import MAX_UPLOAD_BYTES, upload_name
 from retriever import MAX_QUERY_CHARS, MODES, EmptyQueryError
@@ -54,6 +55,7 @@ __all__ = [
     "MSG_HISTORY",
     "MSG_MODE",
     "MSG_TOO_LONG",
+    "MSG_UNAVAILABLE",
     "PAGE_JS",
     "THEME",
     "UserInputError",
@@ -83,6 +85,8 @@ MSG_EMPTY = "질문이 비어 있습니다. 문서에 대해 궁금한 점을 �
 MSG_MODE = "검색 방식은 hybrid(하이브리드), bm25(키워드), dense(의미) 가운데 하나여야 합니다."
 MSG_K = "구절 수는 1 이상의 정수여야 합니다."
 MSG_FAILED = "답을 찾는 중에 문제가 생겼습니다. 잠시 후 다시 시도해 주세요."
+# the index's server (milvus://) did not answer: this question failed, the next one is tried again
+MSG_UNAVAILABLE = "검색 서버에 연결하지 못해 답하지 못했습니다. 잠시 후 다시 질문해 주세요."
 MAX_QUESTION_CHARS = MAX_QUERY_CHARS  # the chat's input box stops there, and says so
 MSG_TOO_LONG = f"질문은 {MAX_QUESTION_CHARS:,}자까지 입력할 수 있습니다. 질문을 줄여 주세요."
 MSG_HISTORY = ('대화 기록(history)은 이전 질문 문자열의 목록이나 {"role": "user", "content": "질문"} 형식 메시지의 '
@@ -421,6 +425,10 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
         except UserInputError as exc:
             gr.Warning(str(exc), title=MSG_TITLE)
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        except IndexUnavailableError as exc:  # the server is down or slow: say so; the next question tries again
+            log.warning("answering %r failed: %s", question if isinstance(question, str) else type(question), exc)
+            gr.Warning(MSG_UNAVAILABLE, title=MSG_TITLE)
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         except Exception:
             log.exception("answering %r failed", question if isinstance(question, str) else type(question))
             gr.Warning(MSG_FAILED, title=MSG_TITLE)
@@ -532,6 +540,9 @@ def create_app(retriever: Any, *, feedback_path: str | os.PathLike[str] | None =
             return ask_json(_current(retriever), question, k, mode, history)
         except UserInputError as exc:
             raise _user_error(str(exc)) from None
+        except IndexUnavailableError as exc:
+            log.warning("/ask failed: %s", exc)
+            raise _user_error(MSG_UNAVAILABLE) from None
         except Exception:
             log.exception("/ask failed")
             raise _user_error(MSG_FAILED) from None
