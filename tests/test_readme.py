@@ -11,7 +11,8 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 COMMANDS = {
     "indexer": "indexer.__main__", "ui": "ui.__main__", "eval": "eval.__main__",
-    "eval.tune": "eval.tune", "eval.load": "eval.load", "eval.bench": "eval.bench",
+    "eval.tune": "eval.tune", "eval.load": "eval.load", "eval.bench": "eval.bench", "eval.parity": "eval.parity",
+    "indexer.milvus_local": "indexer.milvus_local",
 }
 _LONG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 _OPTION_LINE = re.compile(r"^ {2}(?:-\w(?: \S+)?, )?(--[a-z][a-z0-9-]*)")
