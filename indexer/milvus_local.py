@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +40,9 @@ def free_port() -> int:
 
 def _binary() -> Path:
     try:
-        from milvus_lite.server import BIN_PATH  # imports pkg_resources: setuptools<81
+        with warnings.catch_warnings():  # milvus-lite 2.5.1 imports the deprecated pkg_resources (setuptools<81)
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            from milvus_lite.server import BIN_PATH
     except ImportError as exc:
         raise RuntimeError(f'milvus-lite is not installed ({exc}); pip install -e ".[milvus]"') from None
     return Path(BIN_PATH).absolute()

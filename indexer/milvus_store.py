@@ -32,6 +32,7 @@ import re
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -85,6 +86,11 @@ class MilvusSettings:
     insert_batch: int = 2_000
     # rows per read when a collection is read whole (query_iterator; Milvus caps one query at 16,384)
     read_batch: int = 8_000
+    # shards of the chunk collection (Milvus Distributed spreads them over data and query nodes; docs/scale.md
+    # sizes them: about one per 2-5M chunks); 1 for milvus-lite and Standalone
+    shards: int = 1
+    # in-memory replicas of each loaded collection (query throughput and availability on Distributed); 1 elsewhere
+    replicas: int = 1
 
 
 DEFAULT_TIMEOUT = MilvusSettings().call_timeout
@@ -129,7 +135,9 @@ class MilvusLocation:
 
 def _pymilvus() -> Any:
     try:
-        import pymilvus
+        with warnings.catch_warnings():  # milvus-lite 2.5.1, imported by pymilvus, imports the deprecated pkg_resources
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            import pymilvus
     except ImportError:
         raise IndexUnavailableError('the Milvus client is not installed; pip install -e ".[milvus]"') from None
     return pymilvus
@@ -345,8 +353,12 @@ def _write_generation(client: Any, loc: MilvusLocation, gen: str, data: IndexDat
     for t, i in data.vocab.items():
         words[i] = t
     for suffix, (schema, ip) in _schemas(client, dim, data.manifest).items():
+        extra = {"num_shards": st.shards} if suffix == "" and st.shards != 1 else {}
         _guard(loc, f"create {gen}{suffix}", partial(client.create_collection, f"{gen}{suffix}", schema=schema,
-                                                      index_params=ip, timeout=st.bulk_timeout))
+                                                      index_params=ip, timeout=st.bulk_timeout, **extra))
+        if st.replicas != 1:
+            _guard(loc, f"load {gen}{suffix}", partial(client.load_collection, f"{gen}{suffix}", replica_number=st.replicas,
+                                                        timeout=st.bulk_timeout))
     sents = data.sentences
     vectors = data.search.chunk_vectors()
     doc_row = {d["id"]: i for i, d in enumerate(data.docs)}

@@ -152,29 +152,47 @@ def test_a_failed_publish_leaves_the_served_index_untouched(milvus_index: str, f
 
 
 @slow
-def test_server_killed_mid_session_errors_then_recovers(tmp_path: Path, tiny_model_dir: Path, folder_index: Path) -> None:
+def test_server_killed_mid_session_errors_in_korean_then_recovers(tmp_path: Path, folder_index: Path) -> None:
+    """The chat over a Milvus index: the server killed, the question gets the Korean notice (no traceback) within
+    seconds; the server restarted on its port and data, the same chat answers again."""
+    gradio_client = pytest.importorskip("gradio_client")
+    from conftest import launch_local
+
+    from retriever.live import LiveRetriever
+    from ui.app import MSG_UNAVAILABLE, create_app
+
     server = LocalMilvus.start(tmp_path / "data")
+    demo = None
     try:
         loc = server.location("killed")
         publish_folder(folder_index, loc)
-        r = Retriever.load(loc)
-        expected = r.ask(QUESTIONS[0]).text
+        live = LiveRetriever(loc)
+        demo = create_app(live, feedback_path=tmp_path / "feedback.jsonl")
+        client = gradio_client.Client(launch_local(demo), verbose=False, analytics_enabled=False)
+        expected = client.predict(QUESTIONS[0], api_name="/ask")["answer"]
         server.stop(kill=True)
         t = time.monotonic()
         with pytest.raises(IndexUnavailableError, match=loc):
-            r.ask(QUESTIONS[0])
-        assert time.monotonic() - t < 15.0
+            live.current().ask(QUESTIONS[0])
+        with pytest.raises(Exception) as err:
+            client.predict(QUESTIONS[0], api_name="/ask")
+        assert time.monotonic() - t < 20.0  # two questions, each bounded by the call timeout (5 s)
+        assert MSG_UNAVAILABLE in str(err.value)
+        for leak in ("Traceback", "Milvus", "grpc"):
+            assert leak not in str(err.value)
         server = LocalMilvus.start(tmp_path / "data", port=server.port)
         deadline = time.monotonic() + 30
-        while True:  # the same Retriever object answers again once the server is back
+        while True:  # the same chat answers again once the server is back
             try:
-                assert r.ask(QUESTIONS[0]).text == expected
+                assert client.predict(QUESTIONS[0], api_name="/ask")["answer"] == expected
                 break
-            except IndexUnavailableError:
+            except Exception:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
     finally:
+        if demo is not None:
+            demo.close()
         server.stop(kill=True)
 
 
