@@ -208,3 +208,33 @@ def test_seed_index_on_milvus_gives_the_folders_results(seed_index: Path, milvus
     for mode, h in res["hit@1"].items():
         assert abs(h["points"]) <= 0.5, (mode, h)
     assert res["same_answer"] >= 0.95, res["differ"]
+
+
+@slow
+def test_an_ivf_index_is_served_with_ivf_flat(milvus: LocalMilvus, tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Above 50k chunks the folder's FAISS index is IVF; Milvus gets IVF_FLAT with the same nlist and nprobe."""
+    from pymilvus import MilvusClient
+
+    out = tmp_path / "ivf"
+    build_index(CORPUS, out, model=str(tiny_model_dir), progress=False, dense_kind="ivf")
+    folder = Retriever.load(out)
+    spec = folder.manifest["dense"]
+    loc = milvus.location("ivf")
+    gen = publish_folder(out, loc)
+    client = MilvusClient(uri=MilvusLocation.parse(loc).uri, timeout=5)
+    info = client.describe_index(gen, "dense", timeout=5)
+    client.close()
+    assert info["index_type"] == "IVF_FLAT" and int(info["nlist"]) == spec["nlist"]
+    server = Retriever.load(loc)
+    qvec = server.first_stage.encode_query(QUESTIONS[0])
+    got = server.first_stage.dense_scores(qvec, 10)
+    assert len(got) == 10 and all(-1.01 <= s <= 1.01 for s in got.values())
+
+
+@slow
+def test_eval_cli_reads_a_milvus_index(milvus_index: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from eval.__main__ import main
+
+    assert main(["--index", milvus_index, "--split", "dev", "--conversations", ""]) == 0
+    out = capsys.readouterr().out
+    assert "hybrid" in out and "hit@1" in out
