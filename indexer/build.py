@@ -351,7 +351,10 @@ def _previous_parts(out: Path | str, settings: dict[str, Any], vocab: _Vocab) ->
             return {}, "the analyzer or chunker settings changed"
         if data is None:
             data = open_index(out)
-        chunk_vecs = data.search.chunk_vectors()
+        try:
+            chunk_vecs = data.search.chunk_vectors()
+        finally:
+            data.search.close()  # an index on a server: its connection is not needed any more
     except Exception as exc:  # a damaged or foreign index is rebuilt in full, never reused
         log.warning("not reusing %s (%s); building it in full", out, exc)
         return {}, f"the existing index could not be reused ({exc})"

@@ -517,6 +517,7 @@ class MilvusSearch:
         self.settings = settings
         self._postings = postings
         self._k1 = float(manifest["bm25"]["k1"])
+        self._dim = int(manifest["model"]["dim"])
         spec = manifest.get("dense", {})
         self._dense_params: dict[str, Any] = {"metric_type": "IP"}
         if spec.get("type") == "ivf-flat-ip":
@@ -573,7 +574,7 @@ class MilvusSearch:
         rows = sorted(_read_all(client, self.location, self.generation, ["row", "dense"], self.settings),
                       key=lambda r: r["row"])
         if not rows:
-            return np.zeros((0, 0), dtype=np.float32)
+            return np.zeros((0, self._dim), dtype=np.float32)
         return np.asarray([r["dense"] for r in rows], dtype=np.float32)
 
     def close(self) -> None:

@@ -108,6 +108,10 @@ class SearchBackend(Protocol):
         """All chunk vectors in row order, float32 (for an incremental build to reuse)."""
         ...
 
+    def close(self) -> None:
+        """Release connections (a later call may open new ones); nothing to do for a folder."""
+        ...
+
 
 class FolderSearch:
     """:class:`SearchBackend` over an index folder's bm25s matrix and FAISS index (both in this process)."""
@@ -142,6 +146,9 @@ class FolderSearch:
         from .dense import stored_vectors
 
         return stored_vectors(self.dense)
+
+    def close(self) -> None:
+        """Nothing to release: the files are memory-mapped and freed with the index."""
 
 
 @dataclass(frozen=True)
