@@ -37,13 +37,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from .errors import IndexFormatError, IndexUnavailableError
 from .format import FORMAT_NAME, FORMAT_VERSION
 from .store import IndexData, Postings, SentenceTable, open_index
+
+if TYPE_CHECKING:
+    from .build import BuildReport
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -53,6 +56,7 @@ __all__ = [
     "MilvusSettings",
     "connect",
     "current_generation",
+    "delete_documents",
     "drop_index",
     "has_index",
     "open_milvus_index",
@@ -399,6 +403,32 @@ def _count(client: Any, loc: MilvusLocation, name: str, st: MilvusSettings) -> i
     res = _guard(loc, f"count {name}", lambda: client.query(name, filter="", output_fields=["count(*)"],
                                                             consistency_level="Strong", timeout=st.bulk_timeout))
     return int(res[0]["count(*)"])
+
+
+def delete_documents(location: str, doc_ids: list[str]) -> BuildReport:
+    """Remove the documents ``doc_ids`` from the index served as ``location``: a new generation of every other
+    document, published like a build (nothing is split or embedded again). Unknown ids raise :class:`ValueError`."""
+    from .analyzer import AnalyzerConfig
+    from .build import build_from_documents
+    from .ingest import Document, Skipped
+
+    data = open_milvus_index(location)
+    data.search.close()
+    known = {d["id"] for d in data.docs}
+    unknown = sorted(set(doc_ids) - known)
+    if unknown:
+        raise ValueError(f"{location} holds no document {', '.join(map(repr, unknown))}; its ids are the corpus paths, "
+                         f"e.g. {sorted(known)[0]!r}")
+    m = data.manifest
+    hashes = m.get("corpus", {}).get("files", {})
+    keep = [Document(id=d["id"], source=d["source"], title=d["title"], text=d["text"], meta=d.get("meta") or {},
+                     sha256=hashes.get(d["source"], ""), pages=list(d.get("pages", [])))
+            for d in data.docs if d["id"] not in set(doc_ids)]
+    return build_from_documents(
+        keep, location, skipped=[Skipped(s["source"], s["reason"]) for s in m.get("skipped", [])],
+        model=None if m["model"].get("default") else str(m["model"]["id"]), chunk_size=int(m["chunker"]["chunk_size"]),
+        overlap=int(m["chunker"]["overlap"]), analyzer_config=AnalyzerConfig.from_json(m["analyzer"]), progress=False,
+        incremental=True, dense_kind=str(m.get("dense", {}).get("requested", "auto")))
 
 
 # ---------------------------------------------------------------------------------------------- reading

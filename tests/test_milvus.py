@@ -20,7 +20,7 @@ pytest.importorskip("milvus_lite")
 from indexer import build_index
 from indexer.errors import IndexFormatError, IndexUnavailableError, ModelMismatchError
 from indexer.milvus_local import LocalMilvus, free_port
-from indexer.milvus_store import MilvusLocation, current_generation, drop_index, publish_folder
+from indexer.milvus_store import MilvusLocation, current_generation, delete_documents, drop_index, publish_folder
 from retriever import Retriever
 
 REPO = Path(__file__).resolve().parents[1]
@@ -132,6 +132,11 @@ def test_updates_publish_a_new_generation_and_reuse_unchanged_documents(milvus: 
     names = set(client.list_collections(timeout=5))
     client.close()
     assert gen1 not in names and gen2 in names  # the one before the previous is dropped
+    gone = delete_documents(loc, [changed.name])  # a delete by document id: nothing embedded again
+    assert gone.update.removed == 1 and gone.embedded_chunks == 0 and gone.documents == first.documents - 2
+    assert changed.name not in Retriever.load(loc).docs
+    with pytest.raises(ValueError, match="holds no document"):
+        delete_documents(loc, ["no-such-document.txt"])
     drop_index(loc)
     with pytest.raises(IndexFormatError):
         Retriever.load(loc)
