@@ -118,11 +118,18 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"Milvus (milvus-lite) on 127.0.0.1:{server.port}, pid {server.pid}, data in {server.data_dir}; "
-          f"index with: python -m indexer corpus --out {server.location('korag')}", flush=True)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # `kill PID` of this process stops the server too, not only Ctrl+C
     try:
+        print(f"Milvus (milvus-lite) on 127.0.0.1:{server.port}, pid {server.pid}, data in {server.data_dir}; "
+              f"index with: python -m indexer corpus --out {server.location('korag')}", flush=True)
         server.process.wait()
     except KeyboardInterrupt:
+        pass
+    finally:
         server.stop()
     return 0
 

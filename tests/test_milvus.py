@@ -243,3 +243,30 @@ def test_eval_cli_reads_a_milvus_index(milvus_index: str, capsys: pytest.Capture
     assert main(["--index", milvus_index, "--split", "dev", "--conversations", ""]) == 0
     out = capsys.readouterr().out
     assert "hybrid" in out and "hit@1" in out
+
+
+@slow
+def test_local_server_cli_stops_its_server_when_killed(tmp_path: Path) -> None:
+    """`python -m indexer.milvus_local` run in the background and stopped with `kill PID` takes its server along."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "indexer.milvus_local", "--port", str(port), "--data", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=REPO)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # printed once the server accepts connections
+        assert f"127.0.0.1:{port}" in line, line
+        server_pid = int(line.split(", pid ")[1].split(",")[0])
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        with pytest.raises(ProcessLookupError):  # gone, not left running without its parent
+            for _ in range(100):
+                os.kill(server_pid, 0)
+                time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
