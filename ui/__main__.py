@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from indexer.store import IndexInfo, index_info
 
@@ -118,19 +119,10 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
 
-    from .app import create_app, launch_app
+    from .app import create_app
 
     demo = create_app(retriever, feedback_path=args.feedback, corpus=None if args.no_uploads else args.corpus)
-    print(f"채팅 주소: http://{args.host}:{args.port}  (끝내려면 Ctrl+C)", flush=True)
-    try:
-        launch_app(demo, host=args.host, port=args.port, quiet=True)
-    except OSError as exc:
-        print(f"오류: {args.host}:{args.port}에서 서버를 열 수 없습니다 ({exc}). --port로 다른 포트를 지정하세요.",
-              file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return _serve(demo, args)
 
 
 def _serve_from_server(args: argparse.Namespace) -> int:
@@ -141,7 +133,7 @@ def _serve_from_server(args: argparse.Namespace) -> int:
     from indexer.milvus_store import has_index
     from retriever.live import LiveRetriever
 
-    from .app import create_app, launch_app
+    from .app import create_app
 
     try:
         if args.rebuild or not has_index(args.index):
@@ -159,6 +151,13 @@ def _serve_from_server(args: argparse.Namespace) -> int:
         print(f"오류: Milvus 색인을 열 수 없습니다: {exc}", file=sys.stderr)
         return 2
     demo = create_app(retriever, feedback_path=args.feedback, corpus=None)
+    return _serve(demo, args)
+
+
+def _serve(demo: Any, args: argparse.Namespace) -> int:
+    """Serve the chat app until Ctrl+C; 2 when the port cannot be opened."""
+    from .app import launch_app
+
     print(f"채팅 주소: http://{args.host}:{args.port}  (끝내려면 Ctrl+C)", flush=True)
     try:
         launch_app(demo, host=args.host, port=args.port, quiet=True)
