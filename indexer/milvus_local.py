@@ -74,6 +74,7 @@ class LocalMilvus:
         bin_dir = _binary()
         env = dict(os.environ)
         env["LD_LIBRARY_PATH"] = f"{bin_dir}:{env.get('LD_LIBRARY_PATH', '')}"
+        env.setdefault("GLOG_log_dir", str(d))  # the server's own log files, which otherwise pile up in /tmp
         out = open(log_file or d / "milvus.log", "ab")  # the child process keeps its own copy
         try:
             proc = subprocess.Popen([str(bin_dir / "milvus"), str(d / DB_FILE), f"127.0.0.1:{port}", "ERROR"],

@@ -88,8 +88,17 @@ class MilvusSettings:
     bulk_timeout: int = 300
     # rows per insert: 2,000 chunks with 384-dim vectors and text are ~5 MB, under gRPC's 64 MB message limit
     insert_batch: int = 2_000
-    # rows per read when a collection is read whole (query_iterator; Milvus caps one query at 16,384)
+    # rows per insert into the sentence collection: pymilvus appends each float16 vector to one growing bytes
+    # object, copying it every row (quadratic in the batch): measured 1.3 ms a row at 2,000 rows against 0.06 ms
+    # at 100, which made publishing 100k chunks (243k sentences) take minutes in pymilvus alone
+    sentence_insert_batch: int = 128
+    # rows per read when a collection is read whole (query_iterator; Milvus caps one query at 16,384 rows and
+    # its result size: 8,000 meta rows of up to 64 KB failed with "query results exceed the limit size" on a
+    # 100k-chunk index). Sentence rows are ~1 KB, chunk rows a few KB, meta rows up to 64 KB
     read_batch: int = 8_000
+    chunk_read_batch: int = 2_000
+    # rows per insert and per read of the meta collection: up to 64 KB each, 16 MB a call
+    meta_batch: int = 256
     # shards of the chunk collection (Milvus Distributed spreads them over data and query nodes; docs/scale.md
     # sizes them: about one per 2-5M chunks); 1 for milvus-lite and Standalone
     shards: int = 1
@@ -302,12 +311,13 @@ def _checked(text: str, what: str) -> str:
     return text
 
 
-def _insert(client: Any, loc: MilvusLocation, name: str, rows: Iterator[dict[str, Any]], st: MilvusSettings) -> int:
+def _insert(client: Any, loc: MilvusLocation, name: str, rows: Iterator[dict[str, Any]], st: MilvusSettings,
+            size: int) -> int:
     n = 0
     batch: list[dict[str, Any]] = []
     for row in rows:
         batch.append(row)
-        if len(batch) >= st.insert_batch:
+        if len(batch) >= size:
             _guard(loc, f"insert into {name}", partial(client.insert, name, batch, timeout=st.bulk_timeout))
             n += len(batch)
             batch = []
@@ -388,9 +398,9 @@ def _write_generation(client: Any, loc: MilvusLocation, gen: str, data: IndexDat
     manifest = {**data.manifest, "milvus": {"generation": gen, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
     meta_rows = _parts("manifest", json.dumps(manifest, ensure_ascii=False)) + _parts("docs", docs_text) + \
         _parts("vocab", json.dumps(words, ensure_ascii=False))
-    counts = {gen: _insert(client, loc, gen, chunk_rows(), st),
-              f"{gen}_sent": _insert(client, loc, f"{gen}_sent", sentence_rows(), st),
-              f"{gen}_meta": _insert(client, loc, f"{gen}_meta", iter(meta_rows), st)}
+    counts = {gen: _insert(client, loc, gen, chunk_rows(), st, st.insert_batch),
+              f"{gen}_sent": _insert(client, loc, f"{gen}_sent", sentence_rows(), st, st.sentence_insert_batch),
+              f"{gen}_meta": _insert(client, loc, f"{gen}_meta", iter(meta_rows), st, st.meta_batch)}
     for name, n in counts.items():
         _guard(loc, f"flush {name}", partial(client.flush, name, timeout=st.bulk_timeout))
         got = _count(client, loc, name, st)
@@ -432,9 +442,10 @@ def delete_documents(location: str, doc_ids: list[str]) -> BuildReport:
 
 
 # ---------------------------------------------------------------------------------------------- reading
-def _read_all(client: Any, loc: MilvusLocation, name: str, fields: list[str], st: MilvusSettings) -> list[dict[str, Any]]:
-    """Every row of ``name`` (``fields``), in primary-key order of no guarantee."""
-    it = _guard(loc, f"read {name}", lambda: client.query_iterator(name, batch_size=st.read_batch, output_fields=fields,
+def _read_all(client: Any, loc: MilvusLocation, name: str, fields: list[str], st: MilvusSettings,
+              batch_size: int) -> list[dict[str, Any]]:
+    """Every row of ``name`` (``fields``), ``batch_size`` rows per call, in primary-key order of no guarantee."""
+    it = _guard(loc, f"read {name}", lambda: client.query_iterator(name, batch_size=batch_size, output_fields=fields,
                                                                    timeout=st.bulk_timeout))
     out: list[dict[str, Any]] = []
     try:
@@ -479,7 +490,7 @@ def open_milvus_index(location: str, *, timeout: int = DEFAULT_TIMEOUT,
             raise IndexFormatError(f"no index named {loc.name!r} on the Milvus server {loc.host}:{loc.port}; {hint}")
         for name in (gen, f"{gen}_sent", f"{gen}_meta"):
             _guard(loc, f"load {name}", partial(client.load_collection, name, timeout=st.bulk_timeout))
-        meta = _read_all(client, loc, f"{gen}_meta", ["key", "data"], st)
+        meta = _read_all(client, loc, f"{gen}_meta", ["key", "data"], st, st.meta_batch)
         try:
             manifest = json.loads(_joined(meta, "manifest"))
             docs = [json.loads(line) for line in _joined(meta, "docs").split("\n") if line.strip()]
@@ -492,9 +503,10 @@ def open_milvus_index(location: str, *, timeout: int = DEFAULT_TIMEOUT,
             raise IndexFormatError(f"{loc} has index format version {manifest.get('format_version')}, this program "
                                    f"reads version {FORMAT_VERSION}; {hint}")
         vocab = {t: i for i, t in enumerate(words)}
-        chunk_rows = sorted(_read_all(client, loc, gen, ["row", "record", "terms"], st), key=lambda r: r["row"])
-        sent_rows = sorted(_read_all(client, loc, f"{gen}_sent", ["row", "doc_row", "start", "end", "terms", "vector"], st),
-                           key=lambda r: r["row"])
+        chunk_rows = sorted(_read_all(client, loc, gen, ["row", "record", "terms"], st, st.chunk_read_batch),
+                            key=lambda r: r["row"])
+        sent_rows = sorted(_read_all(client, loc, f"{gen}_sent", ["row", "doc_row", "start", "end", "terms", "vector"], st,
+                                     st.read_batch), key=lambda r: r["row"])
     except BaseException:
         client.close()
         raise
@@ -601,8 +613,8 @@ class MilvusSearch:
     def chunk_vectors(self) -> np.ndarray:
         """Every chunk vector, read from the server in row order."""
         client = self._connected()
-        rows = sorted(_read_all(client, self.location, self.generation, ["row", "dense"], self.settings),
-                      key=lambda r: r["row"])
+        rows = sorted(_read_all(client, self.location, self.generation, ["row", "dense"], self.settings,
+                                self.settings.chunk_read_batch), key=lambda r: r["row"])
         if not rows:
             return np.zeros((0, self._dim), dtype=np.float32)
         return np.asarray([r["dense"] for r in rows], dtype=np.float32)
