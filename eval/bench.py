@@ -11,6 +11,7 @@ Each size is built in one subprocess and queried in another, so peak memory is p
     python -m eval.bench --sizes 1000 10000 100000 1000000 --json bench.json
     python -m eval.bench --sizes 100000 --milvus lite        # adds a Milvus column (a milvus-lite server started here)
     python -m eval.bench --sizes 100000 --milvus HOST:PORT   # ... or a running Milvus server
+    python -m eval.bench --sizes 100000 --model use-m3 --milvus lite   # another embedding model
 
 With ``--milvus`` each size's folder index is also published to Milvus (``milvus://…/bench_N``: the build time of
 the Milvus backend is the folder build plus that publish) and queried there by the same query stage, in the same
@@ -112,15 +113,17 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def build_size(corpus_dir: str | Path, n_chunks: int, out: Path, recombined: bool) -> dict[str, Any]:
-    """Build the synthesised corpus of ``n_chunks`` into ``out``; throughput and, when real, one incremental update."""
+def build_size(corpus_dir: str | Path, n_chunks: int, out: Path, recombined: bool,
+               model: str | None = None) -> dict[str, Any]:
+    """Build the synthesised corpus of ``n_chunks`` into ``out`` with ``model`` (``None``: the default);
+    throughput and, when real, one incremental update."""
     docs = synthesise(corpus_dir, n_chunks)
     chars = sum(len(d.text) for d in docs)
     row: dict[str, Any] = {"mode": "recombined" if recombined else "real", "documents": len(docs), "chars": chars}
     if recombined:
         t = time.perf_counter()
         report = build_from_documents(docs, out, progress=False, analyzer=_RecombinedAnalyzer(),
-                                      encoder=_RecombinedEncoder(load_model()))
+                                      encoder=_RecombinedEncoder(load_model(model)), model=model)
         row["build_s"] = time.perf_counter() - t
     else:
         analyzer = KoreanAnalyzer()
@@ -131,17 +134,17 @@ def build_size(corpus_dir: str | Path, n_chunks: int, out: Path, recombined: boo
         for i in range(0, len(sample), 256):
             analyzer.analyze_many([d.text for d in sample[i:i + 256]])
         row["kiwi_chars_per_s"] = sum(len(d.text) for d in sample) / (time.perf_counter() - t)
-        report = build_from_documents(docs, out, progress=False)
+        report = build_from_documents(docs, out, progress=False, model=model)
         row.update(build_s=report.seconds, build_chunks_per_s=report.chunks / report.seconds,
                    embed_chunks_per_s=report.embedded_chunks / report.embed_seconds)
         # one changed document applied to the index (incremental update), timed end to end
         changed = docs[len(docs) // 2]
         docs[len(docs) // 2] = Document(changed.id, changed.source, changed.title, changed.text + "\n양자컴퓨팅 연구에 300억원을 투자한다.")
         t = time.perf_counter()
-        upd = build_from_documents(docs, out, progress=False, incremental=True)
+        upd = build_from_documents(docs, out, progress=False, incremental=True, model=model)
         row["update_one_doc_s"] = time.perf_counter() - t
         row["update_summary"] = upd.update.summary()
-    row.update(chunks=report.chunks, build_peak_rss_mb=_peak_mb())
+    row.update(chunks=report.chunks, build_peak_rss_mb=_peak_mb(), model=report.model)
     return row
 
 
@@ -226,7 +229,7 @@ def publish_size(index: Path, location: str) -> dict[str, Any]:
 
 def _child(args: argparse.Namespace) -> int:
     if args.stage == "build":
-        row = build_size(args.corpus, args.size, Path(args.index), args.size > args.real_max)
+        row = build_size(args.corpus, args.size, Path(args.index), args.size > args.real_max, args.model)
     elif args.stage == "publish":
         row = publish_size(Path(args.index), args.location)
     else:
@@ -241,7 +244,7 @@ def _line(row: dict[str, Any]) -> str:
     build = (f"build {row['build_chunks_per_s']:.0f} chunks/s ({row['build_s']:.0f} s; kiwi {row['kiwi_chars_per_s'] / 1e3:.0f}k "
              f"chars/s, embedding {row['embed_chunks_per_s']:.0f} chunks/s); one-document update {row['update_one_doc_s']:.1f} s"
              if row["mode"] == "real" else f"recombined build {row['build_s']:.0f} s")
-    return (f"{row['chunks']:>8} chunks ({row['mode']}): {build}; build peak {row['build_peak_rss_mb']:.0f} MB; "
+    return (f"{row['chunks']:>8} chunks ({row['mode']}, {row['model']}): {build}; build peak {row['build_peak_rss_mb']:.0f} MB; "
             f"dense {row['dense']['type']}; load {row['load_s']:.1f} s, serving peak {row['query_peak_rss_mb']:.0f} MB; "
             f"search p50/p95/p99 {s['p50']:.1f}/{s['p95']:.1f}/{s['p99']:.1f} ms; ask {a['p50']:.1f}/{a['p95']:.1f}/{a['p99']:.1f} ms; "
             f"raw calls p50 {raw['total']:.1f} ms (kiwi {raw['kiwi']:.1f}, encode {raw['encode']:.1f}, bm25 {raw['bm25']:.1f}, "
@@ -279,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000], help="corpus sizes in chunks")
     parser.add_argument("--real-max", type=int, default=100_000,
                         help="largest size built for real; larger ones reuse per-sentence results (default 100000)")
+    parser.add_argument("--model", help="embedding model to build with (default: the indexer's default, e5-small); "
+                        "use-m3 embeds sentences and averages them into chunk vectors, so large sizes build much faster")
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--keep", metavar="DIR", help="build the indexes here and keep them")
     parser.add_argument("--stage", choices=("build", "publish", "query"), help=argparse.SUPPRESS)
@@ -317,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_stage(args: argparse.Namespace, stage: str, n: int, index: Path, location: str | None = None) -> dict[str, Any] | None:
     cmd = [sys.executable, "-m", "eval.bench", "--stage", stage, "--size", str(n), "--index", str(index),
-           "--corpus", args.corpus, "--real-max", str(args.real_max)] + (["--location", location] if location else [])
+           "--corpus", args.corpus, "--real-max", str(args.real_max)] + (["--model", args.model] if args.model else []) + (["--location", location] if location else [])
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         print(f"error: the {stage} stage at {n} chunks{' on ' + location if location else ''} failed:\n{p.stderr[-3000:]}",
