@@ -90,7 +90,7 @@ class MilvusSettings:
     insert_batch: int = 2_000
     # rows per insert into the sentence collection: pymilvus appends each float16 vector to one growing bytes
     # object, copying it every row (quadratic in the batch): measured 1.3 ms a row at 2,000 rows against 0.06 ms
-    # at 100, which made publishing 100k chunks (243k sentences) take minutes in pymilvus alone
+    # at 100, which made publishing 100k chunks (486k sentences) take minutes in pymilvus alone
     sentence_insert_batch: int = 128
     # rows per read when a collection is read whole (query_iterator; Milvus caps one query at 16,384 rows and
     # its result size: 8,000 meta rows of up to 64 KB failed with "query results exceed the limit size" on a
