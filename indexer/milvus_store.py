@@ -92,12 +92,16 @@ class MilvusSettings:
     # object, copying it every row (quadratic in the batch): measured 1.3 ms a row at 2,000 rows against 0.06 ms
     # at 100, which made publishing 100k chunks (486k sentences) take minutes in pymilvus alone
     sentence_insert_batch: int = 128
-    # rows per read when a collection is read whole (query_iterator; Milvus caps one query at 16,384 rows and
-    # its result size: 8,000 meta rows of up to 64 KB failed with "query results exceed the limit size" on a
-    # 100k-chunk index). Sentence rows are ~1 KB, chunk rows a few KB, meta rows up to 64 KB
-    read_batch: int = 8_000
+    # rows per read of the chunk rows without their vectors (text and terms, a few KB a row; Milvus caps one
+    # query at 16,384 rows and at its result size)
     chunk_read_batch: int = 2_000
-    # rows per insert and per read of the meta collection: up to 64 KB each, 16 MB a call
+    # rows per read of rows with a vector (sentences, chunk vectors): milvus-lite 2.5.1 builds a result's vector
+    # field in time that grows faster than its row count. Measured on the 100k-chunk index (486k sentences,
+    # float16, 512 dims): 0.05 ms a row at 256 rows, 0.16 at 2,048, 1.3 at 4,096 and 9 ms a row at 8,000 (75 s a
+    # read, so opening the index took an hour); chunk vectors: 0.1 ms a row at 512, 16 ms at 4,096
+    vector_read_batch: int = 256
+    # rows per insert and per read of the meta collection: up to 64 KB each, 16 MB a call (8,000 rows a read
+    # failed with "query results exceed the limit size" on a 100k-chunk index)
     meta_batch: int = 256
     # shards of the chunk collection (Milvus Distributed spreads them over data and query nodes; docs/scale.md
     # sizes them: about one per 2-5M chunks); 1 for milvus-lite and Standalone
@@ -459,6 +463,21 @@ def _read_all(client: Any, loc: MilvusLocation, name: str, fields: list[str], st
     return out
 
 
+def _read_rows(client: Any, loc: MilvusLocation, name: str, fields: list[str], n: int, st: MilvusSettings,
+               batch_size: int) -> list[dict[str, Any]]:
+    """Rows ``0..n-1`` of ``name`` (``fields``) sorted by ``row``, read as ranges of ``batch_size`` rows (faster than
+    a ``query_iterator``, which filters on the whole key range), and the first row past ``n`` if there is one. The
+    caller checks that the rows are exactly ``0..n-1``: a missing row is absent, an extra one present."""
+    out: list[dict[str, Any]] = []
+    for a in range(0, n, batch_size):
+        b = min(a + batch_size, n)
+        out.extend(_guard(loc, f"read {name}", partial(client.query, name, filter=f"row >= {a} and row < {b}",
+                                                       output_fields=fields, limit=b - a, timeout=st.bulk_timeout)))
+    out.extend(_guard(loc, f"read {name}", partial(client.query, name, filter=f"row >= {n}", output_fields=["row"],
+                                                   limit=1, timeout=st.bulk_timeout)))
+    return sorted(out, key=lambda r: r["row"])
+
+
 def _joined(rows: list[dict[str, Any]], key: str) -> str:
     parts = sorted((r["key"], r["data"]) for r in rows if str(r["key"]).startswith(f"{key}/"))
     return "".join(p for _, p in parts)
@@ -469,7 +488,8 @@ def _postings(term_lists: list[list[int]], n_vocab: int) -> Postings:
     lens = np.fromiter((len(x) for x in term_lists), dtype=np.int64, count=len(term_lists))
     terms = np.fromiter((t for x in term_lists for t in x), dtype=np.int64, count=int(lens.sum()))
     rows = np.repeat(np.arange(len(term_lists), dtype=np.int64), lens)
-    key = np.unique(terms * max(len(term_lists), 1) + rows)
+    key = np.sort(terms * max(len(term_lists), 1) + rows)  # np.unique hashes first: 25 s for 100k chunks, sort 1.5 s
+    key = key[np.concatenate(([True], key[1:] != key[:-1]))] if len(key) else key
     term, row = np.divmod(key, max(len(term_lists), 1))
     indptr = np.zeros(n_vocab + 1, dtype=np.int64)
     np.cumsum(np.bincount(term, minlength=n_vocab), out=indptr[1:])
@@ -503,10 +523,11 @@ def open_milvus_index(location: str, *, timeout: int = DEFAULT_TIMEOUT,
             raise IndexFormatError(f"{loc} has index format version {manifest.get('format_version')}, this program "
                                    f"reads version {FORMAT_VERSION}; {hint}")
         vocab = {t: i for i, t in enumerate(words)}
-        chunk_rows = sorted(_read_all(client, loc, gen, ["row", "record", "terms"], st, st.chunk_read_batch),
-                            key=lambda r: r["row"])
-        sent_rows = sorted(_read_all(client, loc, f"{gen}_sent", ["row", "doc_row", "start", "end", "terms", "vector"], st,
-                                     st.read_batch), key=lambda r: r["row"])
+        counts = manifest.get("counts", {})
+        chunk_rows = _read_rows(client, loc, gen, ["row", "record", "terms"], int(counts.get("chunks", 0)), st,
+                                st.chunk_read_batch)
+        sent_rows = _read_rows(client, loc, f"{gen}_sent", ["row", "doc_row", "start", "end", "terms", "vector"],
+                               int(counts.get("sentences", 0)), st, st.vector_read_batch)
     except BaseException:
         client.close()
         raise
@@ -560,6 +581,7 @@ class MilvusSearch:
         self._postings = postings
         self._k1 = float(manifest["bm25"]["k1"])
         self._dim = int(manifest["model"]["dim"])
+        self._n_chunks = int(manifest["counts"]["chunks"])
         spec = manifest.get("dense", {})
         self._dense_params: dict[str, Any] = {"metric_type": "IP"}
         if spec.get("type") == "ivf-flat-ip":
@@ -613,8 +635,12 @@ class MilvusSearch:
     def chunk_vectors(self) -> np.ndarray:
         """Every chunk vector, read from the server in row order."""
         client = self._connected()
-        rows = sorted(_read_all(client, self.location, self.generation, ["row", "dense"], self.settings,
-                                self.settings.chunk_read_batch), key=lambda r: r["row"])
+        rows = _read_rows(client, self.location, self.generation, ["row", "dense"], self._n_chunks,
+                          self.settings, self.settings.vector_read_batch)
+        if [r["row"] for r in rows] != list(range(self._n_chunks)):
+            raise IndexFormatError(f"{self.location} is incomplete: {len(rows)} chunk vectors, the manifest says "
+                                   f"{self._n_chunks} chunks; build it again: python -m indexer CORPUS --out "
+                                   f"{self.location}")
         if not rows:
             return np.zeros((0, self._dim), dtype=np.float32)
         return np.asarray([r["dense"] for r in rows], dtype=np.float32)

@@ -157,6 +157,42 @@ def test_a_failed_publish_leaves_the_served_index_untouched(milvus_index: str, f
 
 
 @slow
+def test_rows_read_in_batches_equal_the_folder_and_a_missing_or_extra_row_is_refused(milvus: LocalMilvus,
+                                                                                       folder_index: Path) -> None:
+    """Opening reads the chunk and sentence rows as row ranges (batch sizes kept small here, so every read is
+    split); an index with a row missing or one row too many is refused as incomplete, never served short."""
+    from pymilvus import MilvusClient
+
+    from indexer.milvus_store import MilvusSettings, open_milvus_index
+    from indexer.store import open_index
+
+    small = MilvusSettings(chunk_read_batch=3, vector_read_batch=5, meta_batch=2)
+    folder = open_index(folder_index)
+    locs = [milvus.location(name) for name in ("rows", "rows_missing", "rows_extra")]
+    gens = [publish_folder(folder_index, loc) for loc in locs]
+    served = open_milvus_index(locs[0], settings=small)
+    assert served.chunks == folder.chunks and served.docs == folder.docs
+    assert np.array_equal(served.sentence_vectors, folder.sentence_vectors)
+    assert np.array_equal(served.sentences.spans, folder.sentences.spans)
+    assert np.allclose(served.search.chunk_vectors(), folder.search.chunk_vectors(), atol=1e-6)
+    served.search.close()
+    client = MilvusClient(uri=MilvusLocation.parse(locs[0]).uri, timeout=5)
+    try:
+        client.delete(f"{gens[1]}_sent", ids=[4], timeout=5)
+        extra = client.query(gens[2], filter="row == 0", output_fields=["*"], timeout=5)[0]
+        extra.pop("sparse", None)  # the BM25 function's output, computed by the server
+        client.insert(gens[2], [{**extra, "row": len(folder.chunks)}], timeout=5)
+        for gen in gens[1:]:
+            client.flush(gen, timeout=30)
+            client.flush(f"{gen}_sent", timeout=30)
+    finally:
+        client.close()
+    for loc in locs[1:]:
+        with pytest.raises(IndexFormatError, match="incomplete"):
+            open_milvus_index(loc, settings=small)
+
+
+@slow
 def test_server_killed_mid_session_errors_in_korean_then_recovers(tmp_path: Path, folder_index: Path) -> None:
     """The chat over a Milvus index: the server killed, the question gets the Korean notice (no traceback) within
     seconds; the server restarted on its port and data, the same chat answers again."""
