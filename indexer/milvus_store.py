@@ -465,17 +465,22 @@ def _read_all(client: Any, loc: MilvusLocation, name: str, fields: list[str], st
 
 def _read_rows(client: Any, loc: MilvusLocation, name: str, fields: list[str], n: int, st: MilvusSettings,
                batch_size: int) -> list[dict[str, Any]]:
-    """Rows ``0..n-1`` of ``name`` (``fields``) sorted by ``row``, read as ranges of ``batch_size`` rows (faster than
-    a ``query_iterator``, which filters on the whole key range), and the first row past ``n`` if there is one. The
-    caller checks that the rows are exactly ``0..n-1``: a missing row is absent, an extra one present."""
+    """Rows ``0..n-1`` of ``name`` (``fields``) in row order, read as ranges of ``batch_size`` rows (faster than a
+    ``query_iterator``, which filters on the whole key range); :class:`IndexFormatError` when a row is missing or
+    the collection holds a row past ``n``."""
     out: list[dict[str, Any]] = []
     for a in range(0, n, batch_size):
         b = min(a + batch_size, n)
         out.extend(_guard(loc, f"read {name}", partial(client.query, name, filter=f"row >= {a} and row < {b}",
                                                        output_fields=fields, limit=b - a, timeout=st.bulk_timeout)))
-    out.extend(_guard(loc, f"read {name}", partial(client.query, name, filter=f"row >= {n}", output_fields=["row"],
-                                                   limit=1, timeout=st.bulk_timeout)))
-    return sorted(out, key=lambda r: r["row"])
+    out.sort(key=lambda r: r["row"])
+    extra = _guard(loc, f"read {name}", partial(client.query, name, filter=f"row >= {n}", output_fields=["row"],
+                                                limit=1, timeout=st.bulk_timeout))
+    if extra or [r["row"] for r in out] != list(range(n)):
+        raise IndexFormatError(f"{loc} is incomplete: {name} holds {len(out)} of rows 0..{n - 1}"
+                               f"{' and rows past them' if extra else ''}, the manifest says {n}; build it again: "
+                               f"python -m indexer CORPUS --out {loc}")
+    return out
 
 
 def _joined(rows: list[dict[str, Any]], key: str) -> str:
@@ -532,12 +537,7 @@ def open_milvus_index(location: str, *, timeout: int = DEFAULT_TIMEOUT,
         client.close()
         raise
     dim = int(manifest["model"]["dim"])
-    n_chunks, n_sent = len(chunk_rows), len(sent_rows)
-    if [r["row"] for r in chunk_rows] != list(range(n_chunks)) or [r["row"] for r in sent_rows] != list(range(n_sent)) \
-            or n_chunks != manifest["counts"]["chunks"] or n_sent != manifest["counts"]["sentences"]:
-        client.close()
-        raise IndexFormatError(f"{loc} is incomplete: {n_chunks} chunks and {n_sent} sentences, the manifest says "
-                               f"{manifest['counts']['chunks']} and {manifest['counts']['sentences']}; {hint}")
+    n_sent = len(sent_rows)
     chunks = [json.loads(r["record"]) for r in chunk_rows]
     spans = np.array([[r["doc_row"], r["start"], r["end"]] for r in sent_rows], dtype=np.int64).reshape(-1, 3)
     term_lists = [[int(t) for t in str(r["terms"]).split()] for r in sent_rows]
@@ -637,10 +637,6 @@ class MilvusSearch:
         client = self._connected()
         rows = _read_rows(client, self.location, self.generation, ["row", "dense"], self._n_chunks,
                           self.settings, self.settings.vector_read_batch)
-        if [r["row"] for r in rows] != list(range(self._n_chunks)):
-            raise IndexFormatError(f"{self.location} is incomplete: {len(rows)} chunk vectors, the manifest says "
-                                   f"{self._n_chunks} chunks; build it again: python -m indexer CORPUS --out "
-                                   f"{self.location}")
         if not rows:
             return np.zeros((0, self._dim), dtype=np.float32)
         return np.asarray([r["dense"] for r in rows], dtype=np.float32)
