@@ -20,6 +20,7 @@ from indexer.analyzer import KoreanAnalyzer
 
 from .candidates import Candidate
 from .evidence import Evidence
+from .ranking import dedup
 from .settings import SearchSettings
 
 __all__ = [
@@ -186,6 +187,31 @@ class AnswerPicker:
                             return cj, sj
         return None
 
+    def coverage(self, question: str, terms: list[str], row: int) -> float:
+        """Share of the question's idf mass (its nouns, else all its terms) that passage ``row`` and its title hold."""
+        return self.evidence.coverage(self.analyzer.analyze(question, predicates=False) or terms, row)
+
+    def with_unit(self, question: str, terms: list[str], kept: list[Candidate],
+                  ranked: Sequence[Candidate]) -> list[Candidate]:
+        """``kept`` with, for a "몇 <unit>" question ("몇 퍼센트 줄었어?"), the best re-ranked passage that states a
+        number with that unit moved into the answer pool when none of the pool's passages does.
+
+        Tables of figures outrank the one sentence that states the percentage when every row repeats the
+        question's years; the answer must offer the unit asked for, so the passage that does competes for it.
+        Only a passage that covers the question as well as an answer must (``found_threshold``) is moved: a
+        percentage about something else must not turn "취업률은 몇 %?" into an answer.
+        """
+        unit = asked_unit(question)
+        st = self.settings
+        if unit is None or any(unit.search(self.chunks[c.row]["text"]) for c in kept[: st.answer_chunks]):
+            return kept
+        for c in dedup(ranked, self.chunks, len(ranked), st.dedup_overlap):
+            if unit.search(self.chunks[c.row]["text"]) and self.coverage(question, terms, c.row) >= st.found_threshold:
+                rest = [x for x in kept if x.row != c.row]
+                at = st.answer_chunks - 1
+                return [*rest[:at], c, *rest[at:]][: len(kept)]
+        return kept
+
     def _sentence(self, kept: Sequence[Candidate], cj: int, sj: int) -> str:
         ch = self.chunks[kept[cj].row]
         return " ".join(ch["text"][ch["sents"][sj][0]:ch["sents"][sj][1]].split())
@@ -260,8 +286,7 @@ class AnswerPicker:
         never mentions while the corpus knows it: not found.
         """
         st = self.settings
-        nouns = self.analyzer.analyze(question, predicates=False)
-        confidence = self.evidence.coverage(nouns or terms, best.row) if terms else max(best.sent_cos, default=0.0)
+        confidence = self.coverage(question, terms, best.row) if terms else max(best.sent_cos, default=0.0)
         found = confidence >= st.found_threshold
         unit = asked_unit(question)
         if found and unit is not None and not any(unit.search(t) for t in texts):

@@ -335,10 +335,10 @@ class Retriever:
         note = res.note if res is not None else None
         resolved = query if query != q else None
         ranked, fs = self._ranked(query, k, mode)
-        kept = self._dedup(ranked, k)
+        terms = fs.terms
+        kept = self._answers.with_unit(query, terms, self._dedup(ranked, k), ranked)
         if not kept:
             return Answer(q, NOT_FOUND_TEXT, [], False, 0.0, [], kind="not_found", context_note=note, resolved_question=resolved)
-        terms = fs.terms
         if not kept[0].sent_lex and terms:
             self.evidence.attach(kept, terms, fs.qvec)  # BM25 mode ranks without sentence evidence
         st = self.settings
