@@ -187,9 +187,9 @@ class AnswerPicker:
                             return cj, sj
         return None
 
-    def coverage(self, question: str, terms: list[str], row: int) -> float:
-        """Share of the question's idf mass (its nouns, else all its terms) that passage ``row`` and its title hold."""
-        return self.evidence.coverage(self.analyzer.analyze(question, predicates=False) or terms, row)
+    def _covered_terms(self, question: str, terms: list[str]) -> list[str]:
+        """What an answer passage must cover (:meth:`Evidence.coverage`): the question's nouns, else all its terms."""
+        return self.analyzer.analyze(question, predicates=False) or terms
 
     def with_unit(self, question: str, terms: list[str], kept: list[Candidate],
                   ranked: Sequence[Candidate]) -> list[Candidate]:
@@ -205,8 +205,9 @@ class AnswerPicker:
         st = self.settings
         if unit is None or any(unit.search(self.chunks[c.row]["text"]) for c in kept[: st.answer_chunks]):
             return kept
+        need = self._covered_terms(question, terms)
         for c in dedup(ranked, self.chunks, len(ranked), st.dedup_overlap):
-            if unit.search(self.chunks[c.row]["text"]) and self.coverage(question, terms, c.row) >= st.found_threshold:
+            if unit.search(self.chunks[c.row]["text"]) and self.evidence.coverage(need, c.row) >= st.found_threshold:
                 rest = [x for x in kept if x.row != c.row]
                 at = st.answer_chunks - 1
                 return [*rest[:at], c, *rest[at:]][: len(kept)]
@@ -286,7 +287,8 @@ class AnswerPicker:
         never mentions while the corpus knows it: not found.
         """
         st = self.settings
-        confidence = self.coverage(question, terms, best.row) if terms else max(best.sent_cos, default=0.0)
+        confidence = (self.evidence.coverage(self._covered_terms(question, terms), best.row) if terms
+                      else max(best.sent_cos, default=0.0))
         found = confidence >= st.found_threshold
         unit = asked_unit(question)
         if found and unit is not None and not any(unit.search(t) for t in texts):
