@@ -226,7 +226,8 @@ class Plan:
 
     ``units``: ``(passage index in the ranked passages or None, sentence rows)``, in the order shown; ``direct``:
     ``(sentence row, start, end)`` of the direct answer in that row's :class:`Piece` text (None when the span
-    crosses a line break: ``direct_text`` still holds it).
+    crosses a line break: ``direct_text`` still holds it); ``lead``: the line that opens a not-found answer, or
+    that follows a factoid's direct answer (the headings above a table row that answers).
     """
 
     kind: str

@@ -31,6 +31,7 @@ from .ranking import dedup, fused_candidates, keyword_ranking, rescore_dense, re
 from .rerank import CrossEncoderReranker, load_reranker
 from .settings import SearchSettings
 from .span import asked, asks_money_use, focus_word, is_broad
+from .table import TABLE_KINDS, TableReader
 
 __all__ = ["ANSWER_KINDS", "MAX_QUERY_CHARS", "MODES", "Answer", "EmptyQueryError", "FirstStageResult", "Hit", "Retriever", "SearchSettings", "normalize_query"]
 
@@ -172,6 +173,8 @@ class Retriever:
                                      self.evidence, settings)
         self.composer = Composer(index, analyzer, settings)
         self._shaper = Shaper(self.composer, settings)
+        self._tables = TableReader(self.composer)
+        self._doc_rows = {doc["id"]: i for i, doc in enumerate(index.docs)}
         first = np.array([c["sent_rows"][0] if c["sent_rows"] else -1 for c in self.chunks], dtype=np.int64)
         self._first_order = np.argsort(first, kind="stable")
         self._first_rows = first[self._first_order]
@@ -357,8 +360,29 @@ class Retriever:
             wanted = asked(q) or (asked(query) if resolved is not None else None)
             plan = (self._shaper.factoid(rows, query, wanted, self._term_weights(query, terms), self._focus(query, terms), support)
                     if wanted is not None else None)
+            if wanted is not None and wanted.kind in TABLE_KINDS:
+                plan = self._table_cell(query, kept, plan) or plan
             plan = plan or support
         return self._answer(q, plan, kept, found, confidence, note, resolved)
+
+    def _table_cell(self, query: str, kept: list[Candidate], plan: Plan | None) -> Plan | None:
+        """The answer from a table cell of the best passages' documents that the question names by row and
+        column (:mod:`retriever.table`), when the text's answer (``plan``) is about another period or table
+        ("2024년 1분기 …" for "2022년 1분기 제조업 …"; "총투자액 기준 …" for "순투자 기준 …"); else None."""
+        docs = list(dict.fromkeys(self._doc_rows[self.chunks[c.row]["doc_id"]] for c in kept))
+        cells = self._tables.cells(query, docs)
+        if not cells:
+            return None
+        cell = cells[0]
+        if plan is not None and plan.units:
+            said = plan.direct[0] if plan.direct is not None else plan.units[0][1][0]  # the text's answer sentence
+            if not self._tables.beats(cell, said):
+                return None
+        at = next((j for j, c in enumerate(kept) if cell.row in self.chunks[c.row]["sent_rows"]), None)
+        if at is None:  # the cell's passage joins the cited ones (first, as the answer's source)
+            kept.append(Candidate(self._chunks_holding(cell.row)[0], 0.0, {}))
+            at = len(kept) - 1
+        return self._tables.plan(cell, at)
 
     # ------------------------------------------------------------------ answer assembly
     def _not_found_line(self, query: str, best: Candidate) -> str:
@@ -422,7 +446,7 @@ class Retriever:
             placed[1:] = sorted(placed[1:], key=lambda u: (u[1][0][0], u[1][0][1].row))
         texts = [" ".join(p.text for _, p in pieces) for _, pieces in placed]
         if plan.kind == "factoid":
-            text = f"{plan.direct_text}\n" + " ".join(texts)
+            text = f"{plan.direct_text}\n" + (f"{plan.lead}\n" if plan.lead else "") + " ".join(texts)
         elif plan.kind == "digest":
             text = "\n".join(f"• {t}" for t in texts)
         elif plan.kind == "not_found":

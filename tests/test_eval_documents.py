@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,33 @@ def test_a_percentage_question_is_answered_from_the_sentence_that_states_it(docu
     # a percentage the documents never state for what is asked is still not an answer
     b = r.ask("2025년 1분기 해외직접투자 기업의 고용 증가율은 몇 퍼센트야?")
     assert not b.found, b.text
+
+
+@pytest.mark.slow
+def test_a_table_cell_answers_a_question_that_names_its_row_and_column(documents_retriever: Retriever) -> None:
+    """The 2024 release's statistics annex holds the same rows under "(총투자 기준)" and "(순투자 기준)"; its lead
+    paragraph states 2024년 1분기 figures only. A question naming a row and a column is answered by that cell,
+    on its page, with the headings that say which table it is."""
+    r = documents_retriever
+    cases = [
+        ("2022년 1분기 금융보험업 해외직접투자액은 얼마였어?", "2022년 1분기: 85.0", 3, "(총투자 기준)"),
+        ("순투자 기준으로 2022년 1분기 금융보험업 해외직접투자액은?", "2022년 1분기: 69.0", 6, "(순투자 기준)"),
+        # the lead paragraph states 2024년 1분기 but not 저지: the row the question names answers
+        ("2024년 1분기 저지 투자액은?", "2024년 1분기: 9.3", 3, "□ 국가별 동향(상위 5개)"),
+    ]
+    for question, cell, page, heading in cases:
+        a = r.ask(question)
+        assert a.found and a.direct == cell, (question, a.text)
+        assert a.direct_span is not None
+        ci, start, end = a.direct_span
+        cited = a.citations[ci]
+        doc = r.docs[cited.doc_id]
+        assert cited.source == "2024-06-21_moef_overseas-direct-investment-2024q1.hwp"
+        assert doc["text"][start:end] == cell and bisect.bisect_right(doc["pages"], start) == page, question
+        assert heading in a.text, a.text
+    # the paragraph that states the period and the basis asked still answers, with its unit
+    b = r.ask("2024년 1분기 순투자액은 얼마였어?")
+    assert b.found and b.direct == "128.7억 달러", b.text
 
 
 @pytest.mark.slow
