@@ -368,7 +368,8 @@ class Retriever:
     def _table_cell(self, query: str, kept: list[Candidate], plan: Plan | None) -> Plan | None:
         """The answer from a table cell of the best passages' documents that the question names by row and
         column (:mod:`retriever.table`), when the text's answer (``plan``) is about another period or table
-        ("2024년 1분기 …" for "2022년 1분기 제조업 …"; "총투자액 기준 …" for "순투자 기준 …"); else None."""
+        ("2024년 1분기 …" for "2022년 1분기 제조업 …"; "총투자액 기준 …" for "순투자 기준 …"); else None. A cell
+        outside the ranked passages brings its passage: it is appended to ``kept``, to be cited."""
         docs = list(dict.fromkeys(self._doc_rows[self.chunks[c.row]["doc_id"]] for c in kept))
         cells = self._tables.cells(query, docs)
         if not cells:

@@ -235,7 +235,7 @@ class TableReader:
         return tuple(out)
 
     def cells(self, question: str, doc_rows: Sequence[int]) -> list[TableCell]:
-        """The cells of the documents ``doc_rows`` (sentence tables' document rows, best first) that answer
+        """The cells of the documents ``doc_rows`` (their rows in ``IndexData.docs``, best first) that answer
         ``question``: those whose column and row it names (or whose row is the total, when it names no row of
         that table) and whose table's headings hold every other word of it; best first (a named row before a
         total, more of the question's words in the headings, then the documents' and the rows' order)."""
