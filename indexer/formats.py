@@ -119,7 +119,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DOCUMENT_SUFFIXES", "Extracted", "UnsupportedDocument", "extract_document", "shutdown_worker"]
+__all__ = ["DOCUMENT_SUFFIXES", "Extracted", "UnsupportedDocument", "extract_document", "html_table_lines", "shutdown_worker"]
 
 DOCUMENT_SUFFIXES: tuple[str, ...] = (".hwp", ".hwpx", ".pdf", ".docx")
 
@@ -1370,6 +1370,33 @@ class _HtmlWalker:
                         taken.add((rr, cc))
                 c += colspan
         return _render_table(cells)
+
+
+# a cell longer than this holds a page's content, not a value: its table lays out a web page, it is not data
+_LAYOUT_CELL_CHARS = 300
+
+
+def html_table_lines(table_html: str) -> list[str] | None:
+    """The lines of one HTML ``<table>`` of a web page, written as DOCX tables are (see "Tables" above); None for a
+    table that lays out the page rather than holding data (one with a table inside, or a cell of more than
+    ``_LAYOUT_CELL_CHARS`` characters), whose text is better read as it flows.
+
+    >>> html_table_lines("<table><tr><th>구분</th><th>2024년</th></tr><tr><td>수출</td><td>300.0</td></tr></table>")
+    ['구분 | 2024년', '구분: 수출 | 2024년: 300.0']
+    """
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    try:
+        table = lxml_html.fragment_fromstring(table_html)
+    except (etree.ParserError, ValueError):
+        return None
+    if table.tag != "table" or any(t is not table for t in table.iter("table")):
+        return None
+    if any(len(" ".join(cell.text_content().split())) > _LAYOUT_CELL_CHARS for cell in table.iter("td", "th")):
+        return None
+    captions = [" ".join(c.text_content().split()) for c in table.iter("caption")]
+    return [c for c in captions if c] + _HtmlWalker().table(table)
 
 
 def _enclosing_table(element: Any) -> Any:

@@ -21,7 +21,7 @@ from typing import Any
 
 from .clean import clean_text, normalize_unicode
 from .errors import CorpusError
-from .formats import DOCUMENT_SUFFIXES, UnsupportedDocument, extract_document, shutdown_worker
+from .formats import DOCUMENT_SUFFIXES, UnsupportedDocument, extract_document, html_table_lines, shutdown_worker
 from .replace import REPLACEMENTS_FILE, ReplacementRule, apply_replacements, read_replacements
 
 __all__ = ["SUPPORTED_SUFFIXES", "Document", "Skipped", "decode_bytes", "html_to_text", "load_corpus"]
@@ -128,7 +128,8 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
 
 
 def html_to_text(html: str) -> tuple[str, str | None]:
-    """Visible text of an HTML page, one block per line, without navigation, scripts or forms.
+    """Visible text of an HTML page, one block per line, without navigation, scripts or forms; a data table
+    gives one line per row (:func:`indexer.formats.html_table_lines`).
 
     Returns ``(text, title)`` where ``title`` is the first ``<h1>`` or the ``<title>``.
     """
@@ -163,6 +164,12 @@ def html_to_text(html: str) -> tuple[str, str | None]:
         title_tag.unwrap()
     elif title_tag:
         title_tag.decompose()
+    # a data table: one line per row of "header: value" cells, as in HWP and DOCX documents; a layout table flows
+    for table in soup.find_all("table"):
+        if table.find_parent("table") is None:
+            lines = html_table_lines(str(table))
+            if lines:
+                table.replace_with("\n" + "\n".join(lines) + "\n")
     blocks = ("p", "div", "li", "tr", "br", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
               "table", "ul", "ol", "dd", "dt", "blockquote", "pre", "figcaption", "caption", "main")
     for tag in soup.find_all(blocks):

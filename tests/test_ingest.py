@@ -137,6 +137,35 @@ def test_boilerplate_html_news_page(tmp_path: Path) -> None:
         assert bad not in t, bad
 
 
+TABLE_HTML = """<html><head><title>1분기 수출 동향</title></head><body>
+<h1>1분기 수출 동향</h1>
+<p>2025년 1분기 수출액은 1,500억 달러로 전년 동기 대비 3.0% 증가하였다.</p>
+<table><caption>품목별 동향(억 달러, %)</caption>
+<thead><tr><th rowspan="2">구 분</th><th colspan="2">2025년</th></tr><tr><th>1분기</th><th>증감률</th></tr></thead>
+<tbody><tr><td>반도체</td><td>320.5</td><td>(△1.2)</td></tr><tr><td>자동차</td><td>181.2</td><td>(6.6)</td></tr></tbody>
+</table>
+<table class="layout"><tr><td>메뉴</td><td>LAYOUT</td></tr></table>
+</body></html>"""
+
+
+def test_a_web_table_gives_one_line_per_row_with_its_headers(tmp_path: Path) -> None:
+    # as an HWP or DOCX table: its caption, a line of column labels, then "label: value" cells per row
+    long_cell = "정부는 반도체 수출 지원을 위해 " + "세제 혜택과 금융 지원을 확대하고 인력 양성 사업을 추진한다. " * 12  # over 300 characters
+    html = TABLE_HTML.replace("LAYOUT", long_cell)
+    (tmp_path / "stats.html").write_text(html, encoding="utf-8")
+    docs, _ = load_corpus(tmp_path, progress=False)
+    lines = docs[0].text.split("\n")
+    at = lines.index("품목별 동향(억 달러, %)")
+    assert lines[at + 1:at + 4] == [
+        "구 분 | 2025년 1분기 | 2025년 증감률",
+        "구 분: 반도체 | 2025년 1분기: 320.5 | 2025년 증감률: (△1.2)",
+        "구 분: 자동차 | 2025년 1분기: 181.2 | 2025년 증감률: (6.6)",
+    ]
+    # a table that lays out the page (a cell holding a paragraph) still reads as text, nothing lost
+    assert "정부는 반도체 수출 지원을 위해 세제 혜택과" in docs[0].text and "메뉴" in docs[0].text
+    assert not any(line.startswith("메뉴 |") or "메뉴:" in line for line in lines)
+
+
 def test_boilerplate_ticker_and_related_tail(tmp_path: Path) -> None:
     (tmp_path / "market.txt").write_text(TICKER_TXT, encoding="utf-8")
     docs, _ = load_corpus(tmp_path, progress=False)
