@@ -193,7 +193,7 @@ class TableReader:
 
     def __init__(self, composer: Composer) -> None:
         self.c = composer
-        self._doc_start = np.asarray(composer.spans[:, 0]) if len(composer.spans) else np.zeros(0, dtype=np.int64)
+        self._doc_start = composer.terms.doc_row  # each sentence row's document row, in document order
         self._layout = functools.lru_cache(maxsize=256)(self._layout_uncached)
 
     def _raw(self, row: int) -> str:
