@@ -127,6 +127,18 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     return out
 
 
+def chat_client(url: str):  # a gradio_client.Client
+    """A ``gradio_client.Client`` for the chat at ``url`` whose requests wait up to two minutes.
+
+    httpx's default 5 s read timeout turned a slow reply into a test failure (CI, 2 busy cores, an index
+    rebuilt in the server's process); the tests check what the chat answers, and latency is the
+    benchmarks' job.
+    """
+    from gradio_client import Client
+
+    return Client(url, verbose=False, analytics_enabled=False, httpx_kwargs={"timeout": 120})
+
+
 def launch_local(demo):  # a gr.Blocks in, its local URL out
     """Launch a Gradio app on a free loopback port (retrying if the port is taken meanwhile); return its URL."""
     import socket

@@ -119,8 +119,7 @@ def test_kill_9_during_a_build_leaves_the_previous_index(tmp_path: Path, tiny_mo
 
 
 def test_chat_answers_8_concurrent_clients(seed_index: Path) -> None:
-    from conftest import launch_local
-    from gradio_client import Client
+    from conftest import chat_client, launch_local
 
     from ui.app import create_app
 
@@ -133,7 +132,7 @@ def test_chat_answers_8_concurrent_clients(seed_index: Path) -> None:
                      "스마트그린산단 개수"]
 
         def session(q: str) -> dict:
-            c = Client(url, verbose=False)
+            c = chat_client(url)
             return [c.predict(q, api_name="/ask") for _ in range(3)][-1]
 
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -144,8 +143,7 @@ def test_chat_answers_8_concurrent_clients(seed_index: Path) -> None:
 
 
 def test_chat_keeps_answering_while_the_index_is_rebuilt(tmp_path: Path, tiny_model_dir: Path) -> None:
-    from conftest import launch_local
-    from gradio_client import Client
+    from conftest import chat_client, launch_local
 
     from ui.app import create_app
 
@@ -159,7 +157,7 @@ def test_chat_keeps_answering_while_the_index_is_rebuilt(tmp_path: Path, tiny_mo
     stop = threading.Event()
 
     def client() -> None:
-        c = Client(demo.local_url, verbose=False)
+        c = chat_client(demo.local_url)
         while not stop.is_set():
             try:
                 res = c.predict("양자컴퓨팅 연구 투자", api_name="/ask")

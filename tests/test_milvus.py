@@ -196,8 +196,8 @@ def test_rows_read_in_batches_equal_the_folder_and_a_missing_or_extra_row_is_ref
 def test_server_killed_mid_session_errors_in_korean_then_recovers(tmp_path: Path, folder_index: Path) -> None:
     """The chat over a Milvus index: the server killed, the question gets the Korean notice (no traceback) within
     seconds; the server restarted on its port and data, the same chat answers again."""
-    gradio_client = pytest.importorskip("gradio_client")
-    from conftest import launch_local
+    pytest.importorskip("gradio_client")
+    from conftest import chat_client, launch_local
 
     from retriever.live import LiveRetriever
     from ui.app import MSG_UNAVAILABLE, create_app
@@ -209,7 +209,7 @@ def test_server_killed_mid_session_errors_in_korean_then_recovers(tmp_path: Path
         publish_folder(folder_index, loc)
         live = LiveRetriever(loc)
         demo = create_app(live, feedback_path=tmp_path / "feedback.jsonl")
-        client = gradio_client.Client(launch_local(demo), verbose=False, analytics_enabled=False)
+        client = chat_client(launch_local(demo))
         expected = client.predict(QUESTIONS[0], api_name="/ask")["answer"]
         server.stop(kill=True)
         t = time.monotonic()

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-gradio_client = pytest.importorskip("gradio_client")
+pytest.importorskip("gradio_client")
 
-from conftest import launch_local  # noqa: E402
+from conftest import chat_client, launch_local
 
-from indexer import build_index  # noqa: E402
-from retriever import Retriever  # noqa: E402
-from retriever.core import Answer, Hit  # noqa: E402
-from ui.app import (  # noqa: E402
+from indexer import build_index
+from retriever import Retriever
+from retriever.core import Answer, Hit
+from ui.app import (
     MSG_EMPTY,
     MSG_HISTORY,
     MSG_TOO_LONG,
@@ -31,8 +31,8 @@ from ui.app import (  # noqa: E402
     parse_history,
     vote_name,
 )
-from ui.feedback import FeedbackLog, default_feedback_path, feedback_record  # noqa: E402
-from ui.render import (  # noqa: E402
+from ui.feedback import FeedbackLog, default_feedback_path, feedback_record
+from ui.render import (
     CLOSEST,
     NOT_FOUND,
     RELATED,
@@ -81,7 +81,7 @@ def server(retriever: Retriever, index_dir: Path):
 
 @pytest.fixture(scope="module")
 def client(server):
-    return gradio_client.Client(server[0], verbose=False, analytics_enabled=False)
+    return chat_client(server[0])
 
 
 # ------------------------------------------------------------------------------------------------ /ask

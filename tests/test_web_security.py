@@ -7,7 +7,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import launch_local
+from conftest import chat_client, launch_local
 
 from retriever import LiveRetriever
 from ui.app import MSG_FAILED, create_app
@@ -69,8 +69,6 @@ def test_uploads_are_capped(app_url) -> None:
 
 
 def test_internal_errors_show_a_generic_message(app_url, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gradio_client import Client
-
     from retriever import Retriever
 
     def boom(self, *args, **kwargs):
@@ -79,6 +77,6 @@ def test_internal_errors_show_a_generic_message(app_url, monkeypatch: pytest.Mon
     url, _ = app_url
     monkeypatch.setattr(Retriever, "ask", boom)
     with pytest.raises(Exception) as info:
-        Client(url, verbose=False).predict("광주 예산", api_name="/ask")
+        chat_client(url).predict("광주 예산", api_name="/ask")
     assert "secret internal detail" not in str(info.value)
     assert MSG_FAILED in str(info.value)
