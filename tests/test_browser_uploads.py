@@ -87,10 +87,11 @@ def test_upload_hwpx_ask_cite_remove(browser, upload_app) -> None:  # noqa: F811
         page.locator("#doc-list").get_by_text(HWPX.name).wait_for()
         assert "문서 2건" in header.inner_text()
 
-        # what the chat should show, from the Python API (the page label only where the reader gives pages)
+        # what the chat should show, from the Python API (this HWPX saved its line layout, so its pages are known)
         r = upload_app["live"].current()
         title = r.docs[SOURCE]["title"]
         hit = next(h for h in r.ask(QUESTION).citations if h.source == SOURCE)
+        assert hit.page is not None
         _ask(page, QUESTION)
         answer = page.locator("#chat .korag-answer").first
         answer.wait_for(state="visible")
@@ -99,9 +100,8 @@ def test_upload_hwpx_ask_cite_remove(browser, upload_app) -> None:  # noqa: F811
         card.wait_for()
         assert title[:15] in card.locator(".src-title").inner_text()
         assert SOURCE in card.locator(".src-file").inner_text()
-        if hit.page is not None:
-            assert f"p. {hit.page}" in card.locator(".src-pos").inner_text()
-            assert f"p. {hit.page}" in answer.inner_text()
+        assert f"p. {hit.page}" in card.locator(".src-pos").inner_text()
+        assert f"p. {hit.page}" in answer.inner_text()
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SCREENSHOT), full_page=True)
         assert SCREENSHOT.stat().st_size > 10_000
