@@ -20,6 +20,7 @@ from indexer.analyzer import KoreanAnalyzer
 
 from .candidates import Candidate
 from .evidence import Evidence
+from .periods import Period, conflicts, periods, states_period
 from .ranking import dedup
 from .settings import SearchSettings
 
@@ -155,16 +156,24 @@ def find_footnote(text: str, after: int, marks: str) -> int | None:
 class AnswerPicker:
     """Chooses the answer sentences among the best passages and judges whether they answer the question.
 
-    ``doc_text`` maps a document id to its clean text (footnotes are looked up in it).
+    ``doc_text`` maps a document id to its clean text (footnotes are looked up in it); ``doc_title`` to its title
+    (the period a document of a statistics series is about: :mod:`retriever.periods`).
     """
 
     def __init__(self, chunks: Sequence[Mapping[str, Any]], doc_text: Mapping[str, str], analyzer: KoreanAnalyzer,
-                 evidence: Evidence, settings: SearchSettings) -> None:
+                 evidence: Evidence, settings: SearchSettings, doc_title: Mapping[str, str] | None = None) -> None:
         self.chunks = chunks
         self.doc_text = doc_text
         self.analyzer = analyzer
         self.evidence = evidence
         self.settings = settings
+        self._title_periods = {d: periods(t) for d, t in (doc_title or {}).items()}
+
+    def _off_period(self, asked: frozenset[Period], doc_id: str, sentence: str) -> bool:
+        """Whether a sentence that states no period of its own comes from a document whose title is about another
+        period than the one asked ("2024년 1분기 …?": "업종별 투자규모는 …" in the release on ‘25년 1분기)."""
+        return (bool(asked) and not states_period(sentence)
+                and conflicts(asked, self._title_periods.get(doc_id, frozenset())))
 
     def footnote(self, kept: Sequence[Candidate], ci: int, si: int, qterms: set[str]) -> tuple[int, int] | None:
         """The note sentence ``(candidate index, sentence index)`` that sentence ``si`` of ``kept[ci]`` points to
@@ -221,9 +230,11 @@ class AnswerPicker:
                         bonus: Callable[[int], float] | None = None, depth: int | None = None) -> list[tuple[float, int, int]]:
         """``(score, passage index, sentence index)`` of every sentence of the first ``depth`` passages (default
         ``answer_chunks``), best first: keyword evidence, the question terms rare among those passages, cosine,
-        the kind of answer it offers and its passage's rank; ``bonus(sentence row)`` is added when given."""
+        the kind of answer it offers and its passage's rank, less ``period_penalty`` for a sentence read in a document
+        about another period than the question's; ``bonus(sentence row)`` is added when given."""
         st = self.settings
         wanted = expected_types(question)
+        asked = periods(question)
         top = kept[0].score or 1.0
         pool = kept[: depth or st.answer_chunks]
         local = self.evidence.local_idf(set(terms), list(pool))
@@ -239,6 +250,8 @@ class AnswerPicker:
                          + st.answer_rank_weight * (c.score / top) - st.answer_passage_penalty * ci)
                 if bonus is not None:
                     score += bonus(chunk["sent_rows"][si])
+                if self._off_period(asked, chunk["doc_id"], text):
+                    score -= st.period_penalty
                 scored.append((score, ci, si))
         scored.sort(key=lambda x: (-x[0], x[1], x[2]))
         return scored

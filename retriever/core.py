@@ -170,7 +170,7 @@ class Retriever:
         self.first_stage = FirstStage(index, model, settings)
         self.evidence = Evidence(index, analyzer, settings)
         self._answers = AnswerPicker(self.chunks, {d: doc["text"] for d, doc in self.docs.items()}, analyzer,
-                                     self.evidence, settings)
+                                     self.evidence, settings, {d: doc["title"] or "" for d, doc in self.docs.items()})
         self.composer = Composer(index, analyzer, settings)
         self._shaper = Shaper(self.composer, settings)
         self._tables = TableReader(self.composer)

@@ -31,9 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .compose import Composer, Plan
+from .periods import states_period
 from .span import Token, kiwi_tokens
 
-__all__ = ["TABLE_KINDS", "TableCell", "TableReader", "TableRow", "names", "parse_row", "states_period"]
+__all__ = ["TABLE_KINDS", "TableCell", "TableReader", "TableRow", "names", "parse_row"]
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,6 @@ _TOTALS = frozenset({"전체", "합계", "계", "총계", "총액"})
 # what may follow a period named in a question and makes it another, shorter one: "2024년" is not the column
 # for "2024년 1분기", "2024년 상반기" or "2024년 6월"
 _SUB_PERIOD = re.compile(r"\s*(?:\d{1,2}\s*(?:분기|월|반기|Q)|[상하]반기|[1-4]Q)")
-# a period stated in a sentence ("2024년", "’24.1Q", "’25. 1분기"): a sentence that states one and not the
-# question's is about another period
-_PERIOD = re.compile(r"\d{4}\s*년|['’‘]\d{2}\s*[.년]")
 # the words of a question that ask for the value rather than name what it is about (the stems of "얼마야",
 # "몇 억 달러였어", "한 해", "규모는"): no heading needs to hold them
 _ASKING_WORDS = frozenset({"얼마", "몇", "몇억", "억", "만", "천", "조", "원", "달러", "억달러", "어느", "어떤", "무슨",
@@ -141,11 +139,6 @@ def names(text: str, phrase: str) -> bool:
             continue
         return True
     return False
-
-
-def states_period(text: str) -> bool:
-    """Whether a sentence states a year or a quarter ("2024년 1분기", "’24.1Q")."""
-    return bool(_PERIOD.search(text))
 
 
 def _stems(question: str, tokens: Sequence[Token]) -> list[tuple[int, int, str]]:

@@ -85,6 +85,25 @@ def test_a_table_cell_answers_a_question_that_names_its_row_and_column(documents
 
 
 @pytest.mark.slow
+def test_a_question_naming_its_quarter_is_answered_from_that_quarters_release(documents_retriever: Retriever) -> None:
+    """Both releases say "업종별 투자규모는 금융보험업(…), 제조업(…) … 순이며", the quarter stated only in their titles
+    ("‘24년 1분기 …", "‘25년 1분기 …"): the question's quarter picks the release (each of these two was answered from
+    the other release before retriever.periods)."""
+    r = documents_retriever
+    for question, source, amount in [
+        ("업종별로 보면 2024년 1분기에 투자가 가장 많았던 업종은?", "2024-06-21_moef_overseas-direct-investment-2024q1.hwp",
+         "금융보험업(55.0억 달러)"),
+        ("2025년 1분기에 투자 규모가 가장 큰 업종은 어디야?", "2025-06-20_moef_overseas-direct-investment-2025q1.hwpx",
+         "금융보험업(77.4억 달러)"),
+    ]:
+        a = r.ask(question)
+        ci, start, end = a.highlights[0]
+        cited = a.citations[ci]
+        assert cited.source == source, (question, a.text)
+        assert amount in r.docs[cited.doc_id]["text"][start:end], (question, a.text)
+
+
+@pytest.mark.slow
 def test_document_questions_hold_their_pinned_floors(documents_retriever: Retriever) -> None:
     report = evaluate_qa(documents_retriever, load_qa(REPO / "eval" / "qa_documents.jsonl"), split=None,
                          latency=False, name="qa_documents")

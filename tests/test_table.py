@@ -9,7 +9,8 @@ import pytest
 
 from indexer import build_index
 from retriever import Retriever
-from retriever.table import names, parse_row, states_period
+from retriever.periods import states_period
+from retriever.table import names, parse_row
 
 # a statistics annex as the indexer writes tables: one line per row, "header: value" cells, the row label first;
 # the same rows under two bases ("(총수출 기준)", "(순수출 기준)"), each with its own "1. 품목별 동향". The
