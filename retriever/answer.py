@@ -23,6 +23,7 @@ from .evidence import Evidence
 from .periods import Period, conflicts, periods, states_period
 from .ranking import dedup
 from .settings import SearchSettings
+from .span import RANKED_LIST, asked_rank
 
 __all__ = [
     "AnswerPicker", "asked_unit", "expected_types", "find_footnote", "footnote_refs", "sentence_types", "type_bonus",
@@ -208,15 +209,28 @@ class AnswerPicker:
         Tables of figures outrank the one sentence that states the percentage when every row repeats the
         question's years; the answer must offer the unit asked for, so the passage that does competes for it.
         Only a passage that covers the question as well as an answer must (``found_threshold``) is moved: a
-        percentage about something else must not turn "취업률은 몇 %?" into an answer.
+        percentage about something else must not turn "취업률은 몇 %?" into an answer. A ranking question ("1위
+        업종은?", "미국 다음으로 많은 곳은?") wants a ranked list ("A(…), B(…), C(…) 순") the same way. A passage of a
+        document about another period than the question names (its title's, :mod:`retriever.periods`) does not count.
         """
         unit = asked_unit(question)
+        if unit is None and asked_rank(question) is not None:
+            unit = RANKED_LIST
+        if unit is None:
+            return kept
         st = self.settings
-        if unit is None or any(unit.search(self.chunks[c.row]["text"]) for c in kept[: st.answer_chunks]):
+        when = periods(question)
+
+        def offers(c: Candidate) -> bool:
+            ch = self.chunks[c.row]
+            return bool(unit.search(ch["text"])) and not (
+                when and conflicts(when, self._title_periods.get(ch["doc_id"], frozenset())))
+
+        if any(offers(c) for c in kept[: st.answer_chunks]):
             return kept
         need = self._covered_terms(question, terms)
         for c in dedup(ranked, self.chunks, len(ranked), st.dedup_overlap):
-            if unit.search(self.chunks[c.row]["text"]) and self.evidence.coverage(need, c.row) >= st.found_threshold:
+            if offers(c) and self.evidence.coverage(need, c.row) >= st.found_threshold:
                 rest = [x for x in kept if x.row != c.row]
                 at = st.answer_chunks - 1
                 return [*rest[:at], c, *rest[at:]][: len(kept)]

@@ -30,7 +30,7 @@ from .followup import ATTRIBUTE_NOUNS, FollowUp, HistoryItem
 from .ranking import dedup, fused_candidates, keyword_ranking, rescore_dense, rescore_hybrid
 from .rerank import CrossEncoderReranker, load_reranker
 from .settings import SearchSettings
-from .span import asked, asks_money_use, focus_word, is_broad
+from .span import asked, asked_rank, asks_money_use, focus_word, is_broad
 from .table import TABLE_KINDS, TableReader
 
 __all__ = ["ANSWER_KINDS", "MAX_QUERY_CHARS", "MODES", "Answer", "EmptyQueryError", "FirstStageResult", "Hit", "Retriever", "SearchSettings", "normalize_query"]
@@ -357,11 +357,14 @@ class Retriever:
             plan = self._shaper.digest(rows, money=asks_money_use(q) or (resolved is not None and asks_money_use(query)))
         else:
             support = self._shaper.sentences(picks, {(cj, sj): row for _, cj, sj, row in rows})
+            weights, focus = self._term_weights(query, terms), self._focus(query, terms)
+            rank = asked_rank(q) or (asked_rank(query) if resolved is not None else None)
+            plan = self._shaper.factoid(rows, query, rank, weights, focus, support) if rank is not None else None
             wanted = asked(q) or (asked(query) if resolved is not None else None)
-            plan = (self._shaper.factoid(rows, query, wanted, self._term_weights(query, terms), self._focus(query, terms), support)
-                    if wanted is not None else None)
-            if wanted is not None and wanted.kind in TABLE_KINDS:
-                plan = self._table_cell(query, kept, plan) or plan
+            if plan is None and wanted is not None:  # no ranked list answers: the question's other reading
+                plan = self._shaper.factoid(rows, query, wanted, weights, focus, support)
+                if wanted.kind in TABLE_KINDS:
+                    plan = self._table_cell(query, kept, plan) or plan
             plan = plan or support
         return self._answer(q, plan, kept, found, confidence, note, resolved)
 

@@ -9,9 +9,9 @@ kind of place or body asked for, quoted names). :func:`best_span` picks the cand
 terms in the sentence.
 
 >>> asked("광주 AI 집적단지 사업의 2022년 예산은 얼마야?")
-Asked(kind='amount', unit=None, category=None, role=None)
+Asked(kind='amount', unit=None, category=None, role=None, nth=None, after=None)
 >>> asked("정예팀을 몇 팀까지 뽑아?")
-Asked(kind='count', unit='팀', category=None, role=None)
+Asked(kind='count', unit='팀', category=None, role=None, nth=None, after=None)
 >>> asked("AX 실증산단 공모 기간은 언제까지인가요?").role
 'until'
 >>> [s.text for s in spans("공모는 6월 17일부터 7월 28일까지 40일간 진행된다.", asked("공모는 언제까지?"))]
@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from indexer.analyzer import KoreanAnalyzer
 
 __all__ = [
-    "MONEY", "Asked", "Span", "Token", "allocates", "asked", "asks_money_use", "best_span", "focus_word", "is_broad",
-    "kiwi_tokens", "name_spans", "same_subject", "spans", "subject", "term_positions",
+    "MONEY", "RANKED_LIST", "Asked", "Span", "Token", "allocates", "asked", "asked_rank", "asks_money_use", "best_span", "focus_word", "is_broad",
+    "kiwi_tokens", "name_spans", "rank_spans", "same_subject", "spans", "subject", "term_positions",
 ]
 
 Token = tuple[str, str, int, int]  # Kiwi token: form, tag, start, length (offsets in the analysed text)
@@ -40,7 +40,8 @@ Token = tuple[str, str, int, int]  # Kiwi token: form, tag, start, length (offse
 class Asked:
     """What a factoid question asks for.
 
-    ``kind``: "amount" (money), "count", "percent", "date", "time", "duration", "place", "person" or "name";
+    ``kind``: "amount" (money), "count", "percent", "date", "time", "duration", "place", "person", "name" or "rank"
+    (the item at a place of a ranked list: "1위 업종은?", "미국 다음으로 많은 곳은?");
     ``unit``: the counter of a "몇 <unit>" question; ``category``: the noun naming what is asked for ("대학" in
     "어느 대학이", "법" in "개정한 법은?"); ``role``: which of several values — "until" (언제까지), "since"
     (시작일, 언제부터), "period" (기간), "after" (the value a change ends at: "얼마로 늘어나"), "delta" (the
@@ -51,6 +52,8 @@ class Asked:
     unit: str | None = None
     category: str | None = None
     role: str | None = None
+    nth: int | None = None  # "rank": the place asked in a ranked list (1 for "1위 업종은?", "가장 많은 곳은?")
+    after: str | None = None  # "rank": the item it follows ("미국 다음으로 많은 곳은?")
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,10 @@ _Q_NAMED = re.compile(r"([가-힣A-Za-z]*?(?:" + _CATEGORY + r"))(?:은|는)\s*(
 _Q_AFTER = re.compile(r"얼마로|(?:후|이후)(?:에|에는)?\s*(?:얼마|몇)|로\s*(?:늘|확대|증가|증액|바뀌|변경)")
 _Q_DELTA = re.compile(r"얼마나\s*(?:늘|증가|많|줄|감소|더)|증가\s*폭|증액분|차이")
 _Q_TOTAL = re.compile(r"총액|총\s*사업비|전체|모두|총\s*(?:얼마|몇|예산)|합계")
+# a place in a ranking: "1위 업종은?", "가장 많았던 업종은?", "미국 다음으로 많은 곳은?" (not "몇 위", a count)
+_Q_NTH = re.compile(r"(?<![\d몇])([1-9])\s*위(?![가-힣])|(?:가장|제일)\s*(?:많|크|큰|높)")
+_Q_AFTER_ITEM = re.compile(r"([가-힣A-Za-z]+?)(?:의|에)?\s*(?:다음으로|다음가는)")
+_Q_RANK_ASKS = re.compile(r"얼마|몇|언제|누구|며칠")
 
 
 def is_broad(question: str) -> bool:
@@ -119,6 +126,26 @@ def asks_money_use(question: str) -> bool:
     return is_broad(question) and bool(_MONEY_WORDS.search(question))  # (a digest then prefers what :func:`allocates`)
 
 
+def asked_rank(question: str) -> Asked | None:
+    """A question for a place in a ranking: the item ``nth`` ("1위 업종은?", "가장 많았던 업종은?") or the one
+    ``after`` another ("미국 다음으로 많은 곳은?"); None for other questions, which :func:`asked` reads.
+
+    >>> asked_rank("2024년 1분기 업종별 해외투자 규모 1위 업종은?").nth, asked_rank("국가별로 미국 다음으로 많은 곳은?").after
+    (1, '미국')
+    >>> asked_rank("1위 업종의 투자액은 얼마야?") is None, asked_rank("평가에서 몇 위를 했어?") is None
+    (True, True)
+    """
+    if _BROAD.search(question) or _Q_RANK_ASKS.search(question):
+        return None
+    m = _Q_AFTER_ITEM.search(question)
+    if m:
+        return Asked("rank", after=m.group(1))
+    m = _Q_NTH.search(question)
+    if m:
+        return Asked("rank", nth=int(m.group(1)) if m.group(1) else 1)
+    return None
+
+
 def _role(question: str) -> str | None:
     if _Q_AFTER.search(question):
         return "after"
@@ -139,7 +166,7 @@ def asked(question: str) -> Asked | None:
     >>> asked("과기정통부 장관은 누구였나요?").kind, asked("RIS 간담회 몇 시부터 몇 시까지 진행됐어?").kind
     ('person', 'time')
     >>> asked("헬스케어 특화 과정은 어느 대학이 맡고 있나요?")
-    Asked(kind='name', unit=None, category='대학', role=None)
+    Asked(kind='name', unit=None, category='대학', role=None, nth=None, after=None)
     >>> asked("광주 집적단지 2022년 예산은 2021년보다 얼마나 늘었나요?").role
     'delta'
     >>> asked("국산 AI 반도체 실증사업 예산은 추경 후 얼마로 늘어나나요?").role
@@ -319,9 +346,38 @@ def spans(sentence: str, ask: Asked | None, tokens: Sequence[Token] | None = Non
             found = [s for s in found if "일" in s.text]
     elif kind in ("person", "place", "name"):
         found = name_spans(sentence, ask, tokens or [])
+    elif kind == "rank":
+        found = rank_spans(sentence, ask)
     else:
         found = []
     return _non_overlapping(_strip(s, sentence) for s in found if s.text.strip())
+
+
+# --- rankings: "금융보험업(55.0억 달러), 제조업(40.5억 달러), … 순이며" — items named with their figure, in order
+_ITEM = r"[가-힣A-Za-z][가-힣A-Za-z·]*\*{0,3}\s?\([^()]*\d[^()]*\)"
+RANKED_LIST = re.compile(r"(?:" + _ITEM + r")(?:\s?,\s?(?:" + _ITEM + r"))+(?=\s?(?:등의?\s?)?순)")
+_ITEM_RX = re.compile(r"(?P<name>[가-힣A-Za-z][가-힣A-Za-z·]*)\*{0,3}\s?\([^()]*\d[^()]*\)")
+
+
+def rank_spans(sentence: str, ask: Asked) -> list[Span]:
+    """The item at the place asked in each ranked list of a sentence ("A(…), B(…), C(…) 순"): the ``nth``, or
+    the one after the item named ``after``.
+
+    >>> sent = "국가별로는 미국(46.5억 달러), 케이만군도(20.2억 달러), 룩셈부르크(14.1억 달러) 순이며 …"
+    >>> [s.text for s in rank_spans(sent, Asked("rank", nth=1))], [s.text for s in rank_spans(sent, Asked("rank", after="미국"))]
+    (['미국(46.5억 달러)'], ['케이만군도(20.2억 달러)'])
+    """
+    out = []
+    for lst in RANKED_LIST.finditer(sentence):
+        items = list(_ITEM_RX.finditer(sentence, lst.start(), lst.end()))
+        if ask.after is not None:
+            at = next((i + 1 for i, m in enumerate(items) if m["name"] == ask.after), None)
+        else:
+            at = (ask.nth or 1) - 1
+        if at is not None and at < len(items):
+            m = items[at]
+            out.append(Span(m.start(), m.end(), m.group(0), "rank"))
+    return out
 
 
 # --- people, places and names (Kiwi tokens)

@@ -104,6 +104,25 @@ def test_a_question_naming_its_quarter_is_answered_from_that_quarters_release(do
 
 
 @pytest.mark.slow
+def test_a_ranking_question_is_answered_by_the_item_at_that_place(documents_retriever: Retriever) -> None:
+    """"지역별로는 북미(67.5억 달러), 유럽(…), … 순으로": "가장 많았던 곳" is the first item, "미국 다음으로" the one after
+    미국, each from the release about the quarter asked."""
+    r = documents_retriever
+    y2024, y2025 = "2024-06-21_moef_overseas-direct-investment-2024q1.hwp", "2025-06-20_moef_overseas-direct-investment-2025q1.hwpx"
+    for question, direct, source in [
+        ("2024년 1분기 지역별로 투자가 가장 많았던 곳은?", "북미(67.5억 달러)", y2024),
+        ("2025년 1분기 지역별로 투자가 가장 많았던 곳은?", "북미(58.2억 달러)", y2025),
+        ("2024년 1분기 국가별로는 미국 다음으로 투자가 많은 곳은?", "룩셈부르크(16.4억 달러)", y2024),
+    ]:
+        a = r.ask(question)
+        assert a.found and a.direct == direct, (question, a.text)
+        assert a.direct_span is not None
+        ci, start, end = a.direct_span
+        assert a.citations[ci].source == source and a.citations[ci].page == 1, question
+        assert r.docs[a.citations[ci].doc_id]["text"][start:end] == direct
+
+
+@pytest.mark.slow
 def test_document_questions_hold_their_pinned_floors(documents_retriever: Retriever) -> None:
     report = evaluate_qa(documents_retriever, load_qa(REPO / "eval" / "qa_documents.jsonl"), split=None,
                          latency=False, name="qa_documents")
