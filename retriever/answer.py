@@ -170,11 +170,15 @@ class AnswerPicker:
         self.settings = settings
         self._title_periods = {d: periods(t) for d, t in (doc_title or {}).items()}
 
+    def _other_period(self, asked: frozenset[Period], doc_id: str) -> bool:
+        """Whether a document's title is about another period than the one asked ("2024년 1분기 …?": the release
+        on ‘25년 1분기)."""
+        return bool(asked) and conflicts(asked, self._title_periods.get(doc_id, frozenset()))
+
     def _off_period(self, asked: frozenset[Period], doc_id: str, sentence: str) -> bool:
-        """Whether a sentence that states no period of its own comes from a document whose title is about another
-        period than the one asked ("2024년 1분기 …?": "업종별 투자규모는 …" in the release on ‘25년 1분기)."""
-        return (bool(asked) and not states_period(sentence)
-                and conflicts(asked, self._title_periods.get(doc_id, frozenset())))
+        """Whether a sentence that states no period of its own comes from a document about another period than the
+        one asked ("업종별 투자규모는 …" in the release on ‘25년 1분기, for "2024년 1분기 …?")."""
+        return self._other_period(asked, doc_id) and not states_period(sentence)
 
     def footnote(self, kept: Sequence[Candidate], ci: int, si: int, qterms: set[str]) -> tuple[int, int] | None:
         """The note sentence ``(candidate index, sentence index)`` that sentence ``si`` of ``kept[ci]`` points to
@@ -223,8 +227,7 @@ class AnswerPicker:
 
         def offers(c: Candidate) -> bool:
             ch = self.chunks[c.row]
-            return bool(unit.search(ch["text"])) and not (
-                when and conflicts(when, self._title_periods.get(ch["doc_id"], frozenset())))
+            return bool(unit.search(ch["text"])) and not self._other_period(when, ch["doc_id"])
 
         if any(offers(c) for c in kept[: st.answer_chunks]):
             return kept
