@@ -23,7 +23,7 @@ from .evidence import Evidence
 from .periods import Period, conflicts, periods, states_period
 from .ranking import dedup
 from .settings import SearchSettings
-from .span import RANKED_LIST, asked_rank
+from .span import asked_rank, rank_spans, without_rank_words
 
 __all__ = [
     "AnswerPicker", "asked_unit", "expected_types", "find_footnote", "footnote_refs", "sentence_types", "type_bonus",
@@ -202,7 +202,10 @@ class AnswerPicker:
         return None
 
     def _covered_terms(self, question: str, terms: list[str]) -> list[str]:
-        """What an answer passage must cover (:meth:`Evidence.coverage`): the question's nouns, else all its terms."""
+        """What an answer passage must cover (:meth:`Evidence.coverage`): the question's nouns, else all its terms;
+        for a ranking question, not the words that only ask for the place ("1위 나라는?")."""
+        if asked_rank(question) is not None:
+            question = without_rank_words(question)
         return self.analyzer.analyze(question, predicates=False) or terms
 
     def with_unit(self, question: str, terms: list[str], kept: list[Candidate],
@@ -217,17 +220,19 @@ class AnswerPicker:
         업종은?", "미국 다음으로 많은 곳은?") wants a ranked list ("A(…), B(…), C(…) 순") the same way. A passage of a
         document about another period than the question names (its title's, :mod:`retriever.periods`) does not count.
         """
-        unit = asked_unit(question)
-        if unit is None and asked_rank(question) is not None:
-            unit = RANKED_LIST
-        if unit is None:
+        unit, rank = asked_unit(question), asked_rank(question)
+        if unit is None and rank is None:
             return kept
         st = self.settings
         when = periods(question)
 
         def offers(c: Candidate) -> bool:
             ch = self.chunks[c.row]
-            return bool(unit.search(ch["text"])) and not self._other_period(when, ch["doc_id"])
+            if unit is not None:
+                found = bool(unit.search(ch["text"]))
+            else:
+                found = rank is not None and bool(rank_spans(ch["text"], rank))
+            return found and not self._other_period(when, ch["doc_id"])
 
         if any(offers(c) for c in kept[: st.answer_chunks]):
             return kept

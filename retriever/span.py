@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from indexer.analyzer import KoreanAnalyzer
 
 __all__ = [
-    "MONEY", "RANKED_LIST", "Asked", "Span", "Token", "allocates", "asked", "asked_rank", "asks_money_use", "best_span", "focus_word", "is_broad",
-    "kiwi_tokens", "name_spans", "rank_spans", "same_subject", "spans", "subject", "term_positions",
+    "MONEY", "Asked", "Span", "Token", "allocates", "asked", "asked_rank", "asks_money_use", "best_span", "focus_word", "is_broad",
+    "kiwi_tokens", "name_spans", "rank_spans", "same_subject", "spans", "subject", "term_positions", "without_rank_words",
 ]
 
 Token = tuple[str, str, int, int]  # Kiwi token: form, tag, start, length (offsets in the analysed text)
@@ -100,9 +100,12 @@ _Q_AFTER = re.compile(r"얼마로|(?:후|이후)(?:에|에는)?\s*(?:얼마|몇)
 _Q_DELTA = re.compile(r"얼마나\s*(?:늘|증가|많|줄|감소|더)|증가\s*폭|증액분|차이")
 _Q_TOTAL = re.compile(r"총액|총\s*사업비|전체|모두|총\s*(?:얼마|몇|예산)|합계")
 # a place in a ranking: "1위 업종은?", "가장 많았던 업종은?", "미국 다음으로 많은 곳은?" (not "몇 위", a count)
-_Q_NTH = re.compile(r"(?<![\d몇])([1-9])\s*위(?![가-힣])|(?:가장|제일)\s*(?:많|크|큰|높)")
+# "2위는", "1위 업종" (not 위원회, 위치, 위해, 위반, 위험, 위성, 위탁, 위상)
+_PLACE_NTH = r"(?<![\d몇])([1-9])\s*위(?![원치해반험성탁상])"
+_Q_NTH = re.compile(_PLACE_NTH + r"|(?:가장|제일)\s*(?:많|크|큰|높)")
 _Q_AFTER_ITEM = re.compile(r"([가-힣A-Za-z]+?)(?:의|에)?\s*(?:다음으로|다음가는)")
 _Q_RANK_ASKS = re.compile(r"얼마|몇|언제|누구|며칠")
+_Q_RANKED_BY = re.compile(r"([가-힣]{1,6})별")
 
 
 def is_broad(question: str) -> bool:
@@ -132,18 +135,38 @@ def asked_rank(question: str) -> Asked | None:
 
     >>> asked_rank("2024년 1분기 업종별 해외투자 규모 1위 업종은?").nth, asked_rank("국가별로 미국 다음으로 많은 곳은?").after
     (1, '미국')
-    >>> asked_rank("1위 업종의 투자액은 얼마야?") is None, asked_rank("평가에서 몇 위를 했어?") is None
-    (True, True)
+    >>> asked_rank("국가별 2위는?").nth, asked_rank("1위 업종의 투자액은 얼마야?"), asked_rank("몇 위를 했어?")
+    (2, None, None)
+    >>> asked_rank("1위원회 위원장은?") is None
+    True
     """
     if _BROAD.search(question) or _Q_RANK_ASKS.search(question):
         return None
+    by = _Q_RANKED_BY.search(question)  # "국가별": the list must rank 국가
+    category = by.group(1) if by else None
     m = _Q_AFTER_ITEM.search(question)
     if m:
-        return Asked("rank", after=m.group(1))
+        return Asked("rank", category=category, after=m.group(1))
     m = _Q_NTH.search(question)
     if m:
-        return Asked("rank", nth=int(m.group(1)) if m.group(1) else 1)
+        return Asked("rank", category=category, nth=int(m.group(1)) if m.group(1) else 1)
     return None
+
+
+# the noun at the end of a ranking question that names what is ranked ("… 나라는?", "… 업종은 어디야?")
+_Q_RANKED_NOUN = re.compile(r"[가-힣A-Za-z]+?(?:은|는|이|가)?\s*(?:어디야|어디예요|어디인가요|뭐야|무엇인가요)?\s*\??\s*$")
+
+
+def without_rank_words(question: str) -> str:
+    """A ranking question without the words that only ask for a place in the ranking ("1위", "다음으로") and the
+    noun at its end that names what is ranked: the passage that ranks "국가별로는 미국(…), …" need not say "1위" or
+    "나라".
+
+    >>> without_rank_words("2024년 1분기 국가별 투자 규모 1위 나라는?"), without_rank_words("미국 다음으로 많은 곳은?")
+    ('2024년 1분기 국가별 투자 규모', '미국 많은')
+    """
+    q = re.sub(_PLACE_NTH + r"(?:는|은|가|이)?|다음으로|다음가는", " ", question)
+    return " ".join(_Q_RANKED_NOUN.sub(" ", q).split())
 
 
 def _role(question: str) -> str | None:
@@ -355,20 +378,27 @@ def spans(sentence: str, ask: Asked | None, tokens: Sequence[Token] | None = Non
 
 # --- rankings: "금융보험업(55.0억 달러), 제조업(40.5억 달러), … 순이며" — items named with their figure, in order
 _ITEM = r"[가-힣A-Za-z][가-힣A-Za-z·]*\*{0,3}\s?\([^()]*\d[^()]*\)"
-RANKED_LIST = re.compile(r"(?:" + _ITEM + r")(?:\s?,\s?(?:" + _ITEM + r"))+(?=\s?(?:등의?\s?)?순)")
+_RANKED_LIST = re.compile(r"(?:" + _ITEM + r")(?:\s?,\s?(?:" + _ITEM + r"))+(?=\s?(?:등의?\s?)?순)")
 _ITEM_RX = re.compile(r"(?P<name>[가-힣A-Za-z][가-힣A-Za-z·]*)\*{0,3}\s?\([^()]*\d[^()]*\)")
 
 
 def rank_spans(sentence: str, ask: Asked) -> list[Span]:
     """The item at the place asked in each ranked list of a sentence ("A(…), B(…), C(…) 순"): the ``nth``, or
-    the one after the item named ``after``.
+    the one after the item named ``after``; with a ``category`` ("국가" of "국가별 …?"), only in a list introduced by
+    it ("국가별로는 …", not "업종별 투자규모는 …").
 
     >>> sent = "국가별로는 미국(46.5억 달러), 케이만군도(20.2억 달러), 룩셈부르크(14.1억 달러) 순이며 …"
     >>> [s.text for s in rank_spans(sent, Asked("rank", nth=1))], [s.text for s in rank_spans(sent, Asked("rank", after="미국"))]
     (['미국(46.5억 달러)'], ['케이만군도(20.2억 달러)'])
+    >>> rank_spans(sent, Asked("rank", category="업종", nth=1))
+    []
     """
     out = []
-    for lst in RANKED_LIST.finditer(sentence):
+    done = 0
+    for lst in _RANKED_LIST.finditer(sentence):
+        lead, done = sentence[max(done, lst.start() - 40):lst.start()], lst.end()
+        if ask.category and ask.category + "별" not in lead:
+            continue
         items = list(_ITEM_RX.finditer(sentence, lst.start(), lst.end()))
         if ask.after is not None:
             at = next((i + 1 for i, m in enumerate(items) if m["name"] == ask.after), None)
