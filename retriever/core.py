@@ -357,14 +357,15 @@ class Retriever:
             plan = self._shaper.digest(rows, money=asks_money_use(q) or (resolved is not None and asks_money_use(query)))
         else:
             support = self._shaper.sentences(picks, {(cj, sj): row for _, cj, sj, row in rows})
-            weights, focus = self._term_weights(query, terms), self._focus(query, terms)
+            plan = None
             rank = asked_rank(q) or (asked_rank(query) if resolved is not None else None)
-            plan = self._shaper.factoid(rows, query, rank, weights, focus, support) if rank is not None else None
             wanted = asked(q) or (asked(query) if resolved is not None else None)
-            if plan is None and wanted is not None:  # no ranked list answers: the question's other reading
-                plan = self._shaper.factoid(rows, query, wanted, weights, focus, support)
-                if wanted.kind in TABLE_KINDS:
-                    plan = self._table_cell(query, kept, plan) or plan
+            for ask in (rank, wanted):  # a ranking question with no ranked list to read: its other reading
+                if ask is not None and plan is None:
+                    plan = self._shaper.factoid(rows, query, ask, self._term_weights(query, terms), self._focus(query, terms),
+                                                support)
+                    if ask.kind in TABLE_KINDS:
+                        plan = self._table_cell(query, kept, plan) or plan
             plan = plan or support
         return self._answer(q, plan, kept, found, confidence, note, resolved)
 
