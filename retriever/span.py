@@ -43,7 +43,7 @@ class Asked:
     ``kind``: "amount" (money), "count", "percent", "date", "time", "duration", "place", "person", "name" or "rank"
     (the item at a place of a ranked list: "1위 업종은?", "미국 다음으로 많은 곳은?");
     ``unit``: the counter of a "몇 <unit>" question; ``category``: the noun naming what is asked for ("대학" in
-    "어느 대학이", "법" in "개정한 법은?"); ``role``: which of several values — "until" (언제까지), "since"
+    "어느 대학이", "법" in "개정한 법은?"; for "rank", what the list ranks: "국가" of "국가별 …"); ``role``: which of several values — "until" (언제까지), "since"
     (시작일, 언제부터), "period" (기간), "after" (the value a change ends at: "얼마로 늘어나"), "delta" (the
     change itself: "얼마나 늘었"), "total" (총액).
     """
@@ -99,13 +99,13 @@ _Q_NAMED = re.compile(r"([가-힣A-Za-z]*?(?:" + _CATEGORY + r"))(?:은|는)\s*(
 _Q_AFTER = re.compile(r"얼마로|(?:후|이후)(?:에|에는)?\s*(?:얼마|몇)|로\s*(?:늘|확대|증가|증액|바뀌|변경)")
 _Q_DELTA = re.compile(r"얼마나\s*(?:늘|증가|많|줄|감소|더)|증가\s*폭|증액분|차이")
 _Q_TOTAL = re.compile(r"총액|총\s*사업비|전체|모두|총\s*(?:얼마|몇|예산)|합계")
-# a place in a ranking: "1위 업종은?", "가장 많았던 업종은?", "미국 다음으로 많은 곳은?" (not "몇 위", a count)
-# "2위는", "1위 업종" (not 위원회, 위치, 위해, 위반, 위험, 위성, 위탁, 위상)
+# a place in a ranking: "1위 업종은?", "2위는?", "가장 많았던 업종은?", "미국 다음으로 많은 곳은?" (not "몇 위", a
+# count, nor 위원회, 위치, 위해, 위반, 위험, 위성, 위탁, 위상); what is ranked: "국가별" (not 특별, 개별, 차별, 구별, 별도 …)
 _PLACE_NTH = r"(?<![\d몇])([1-9])\s*위(?![원치해반험성탁상])"
 _Q_NTH = re.compile(_PLACE_NTH + r"|(?:가장|제일)\s*(?:많|크|큰|높)")
 _Q_AFTER_ITEM = re.compile(r"([가-힣A-Za-z]+?)(?:의|에)?\s*(?:다음으로|다음가는)")
 _Q_RANK_ASKS = re.compile(r"얼마|몇|언제|누구|며칠")
-_Q_RANKED_BY = re.compile(r"([가-힣]{1,6})별")
+_Q_RANKED_BY = re.compile(r"([가-힣]{1,6}?)(?<![특개차구선판식])별(?!도)")
 
 
 def is_broad(question: str) -> bool:
@@ -137,8 +137,8 @@ def asked_rank(question: str) -> Asked | None:
     (1, '미국')
     >>> asked_rank("국가별 2위는?").nth, asked_rank("1위 업종의 투자액은 얼마야?"), asked_rank("몇 위를 했어?")
     (2, None, None)
-    >>> asked_rank("1위원회 위원장은?") is None
-    True
+    >>> asked_rank("1위원회 위원장은?") is None, asked_rank("국가별 1위는?").category, asked_rank("특별히 1위인 곳은?").category
+    (True, '국가', None)
     """
     if _BROAD.search(question) or _Q_RANK_ASKS.search(question):
         return None
