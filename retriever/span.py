@@ -367,6 +367,7 @@ def spans(sentence: str, ask: Asked | None, tokens: Sequence[Token] | None = Non
                  + _finditer(_DATE, sentence, "date"))
         if ask.unit == "일":  # 며칠: a day of the month
             found = [s for s in found if "일" in s.text]
+        found = [_with_clock(s, sentence) for s in found]
     elif kind in ("person", "place", "name"):
         found = name_spans(sentence, ask, tokens or [])
     elif kind == "rank":
@@ -374,6 +375,21 @@ def spans(sentence: str, ask: Asked | None, tokens: Sequence[Token] | None = Non
     else:
         found = []
     return _non_overlapping(_strip(s, sentence) for s in found if s.text.strip())
+
+
+_AFTER_DATE_CLOCK = re.compile(r"\s?(?:" + _CLOCK + r")(?:" + _TILDE + r"(?:" + _CLOCK + r"))?")
+
+
+def _with_clock(s: Span, sentence: str) -> Span:
+    """A date and the time of day right after it: "2024. 6. 21.(금) 11:00" (a press release's embargo), not the date alone.
+
+    >>> _with_clock(Span(5, 20, "2024. 6. 21.(금)", "date"), "보도시점 2024. 6. 21.(금) 11:00 | 배포").text
+    '2024. 6. 21.(금) 11:00'
+    """
+    m = _AFTER_DATE_CLOCK.match(sentence, s.end)
+    if not m or not re.search(r"\d", s.text):
+        return s
+    return Span(s.start, m.end(), sentence[s.start:m.end()], s.kind)
 
 
 # --- rankings: "금융보험업(55.0억 달러), 제조업(40.5억 달러), … 순이며" — items named with their figure, in order

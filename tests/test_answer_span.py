@@ -15,7 +15,7 @@ from indexer.analyzer import KoreanAnalyzer
 from indexer.build import corpus_analyzer_config
 from retriever import Answer, Retriever
 from retriever.compose import NOT_FOUND_TEXT, RELATED_LABEL, continues, ends_sentence, is_fragment, starts_with_referent
-from retriever.span import Asked, allocates, asked, asks_money_use, best_span, is_broad, kiwi_tokens, spans
+from retriever.span import Asked, allocates, asked, asked_rank, asks_money_use, best_span, is_broad, kiwi_tokens, spans
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,7 +64,7 @@ def test_broad_and_open_questions_ask_no_single_value() -> None:
 
 # ------------------------------------------------------------------ pure: the span in a sentence
 def _pick(analyzer: KoreanAnalyzer, sentence: str, question: str) -> str | None:
-    ask = asked(question)
+    ask = asked_rank(question) or asked(question)  # as Retriever.ask reads a question: a ranking first
     assert ask is not None
     toks = kiwi_tokens(analyzer, sentence)
     weights = {t: 1.0 for t in analyzer.analyze(question)}
@@ -92,6 +92,11 @@ def _pick(analyzer: KoreanAnalyzer, sentence: str, question: str) -> str | None:
     ("- 일시·장소 : '21.6.16.(수) 14:00~16:00, 광주·전남 공동혁신도시 에너지클러스터", "간담회 몇 시부터 몇 시까지 했어?",
      "14:00~16:00"),
     ("공모는 6월 17일부터 7월 28일까지 40일간 진행된다.", "공모는 총 며칠 동안 받아?", "40일간"),
+    # a date with the time of day right after it: a press release's embargo
+    ("보도시점 | 2024. 6. 21.(금) 11:00 | 배포 | 2024. 6. 21.(금) 09:00", "보도시점은 언제야?", "2024. 6. 21.(금) 11:00"),
+    # rankings: the item at the place asked, in the list of what the question ranks
+    ("지역별로는 북미(67.5억 달러), 유럽(37.0억 달러) 순으로 … 국가별로는 미국(61.2억 달러), 룩셈부르크(16.4억 달러) 순으로 …",
+     "국가별 2위는?", "룩셈부르크(16.4억 달러)"),
     # people beside their title, places and names as noun phrases
     ("과학기술정보통신부(장관 유상임, 이하 ‘과기정통부’)는 오늘 추경 정부안을 발표했다.", "과기정통부 장관은 누구야?", "유상임"),
     ("산업부 오승철 산업기반실장은 “AI가 성과를 빠르게 창출할 것”이라고 밝혔다.", "산업부 산업기반실장 이름 알려줘", "오승철"),
