@@ -103,7 +103,8 @@ _Q_TOTAL = re.compile(r"총액|총\s*사업비|전체|모두|총\s*(?:얼마|몇
 # count, nor 위원회, 위치, 위해, 위반, 위험, 위성, 위탁, 위상); what is ranked: "국가별" (not 특별, 개별, 차별, 구별, 별도 …)
 _PLACE_NTH = r"(?<![\d몇])([1-9])\s*위(?![원치해반험성탁상])"
 _Q_NTH = re.compile(_PLACE_NTH + r"|(?:가장|제일)\s*(?:많|크|큰|높)")
-_Q_AFTER_ITEM = re.compile(r"([가-힣A-Za-z]+?)(?:의|에)?\s*(?:다음으로|다음가는)")
+_NEXT = r"다음으로|다음가는"
+_Q_AFTER_ITEM = re.compile(r"([가-힣A-Za-z]+?)(?:의|에)?\s*(?:" + _NEXT + ")")
 _Q_RANK_ASKS = re.compile(r"얼마|몇|언제|누구|며칠")
 _Q_RANKED_BY = re.compile(r"([가-힣]{1,6}?)(?<![특개차구선판식])별(?!도)")
 
@@ -165,7 +166,7 @@ def without_rank_words(question: str) -> str:
     >>> without_rank_words("2024년 1분기 국가별 투자 규모 1위 나라는?"), without_rank_words("미국 다음으로 많은 곳은?")
     ('2024년 1분기 국가별 투자 규모', '미국 많은')
     """
-    q = re.sub(_PLACE_NTH + r"(?:는|은|가|이)?|다음으로|다음가는", " ", question)
+    q = re.sub(_PLACE_NTH + r"(?:는|은|가|이)?|" + _NEXT, " ", question)
     return " ".join(_Q_RANKED_NOUN.sub(" ", q).split())
 
 
